@@ -1,0 +1,69 @@
+"""rais: stream LLM answers to browser chat UIs over the RAIS v1 protocol.
+
+``import rais`` loads no web framework and no provider SDK; adapters live in
+``rais.fastapi``, ``rais.starlette``, ``rais.django``, ``rais.flask`` and ``rais.quart``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .errors import RaisError, UpstreamError
+from .events import Event, rais_event
+from .pipeline import rais_events
+from .providers import ProviderConfig, provider_stream
+from .request import ChatRequest, Limits, RequestError, parse_chat_request
+
+__all__ = [
+    "ChatRequest",
+    "Event",
+    "Limits",
+    "RaisError",
+    "RequestError",
+    "UpstreamError",
+    "__version__",
+    "parse_chat_request",
+    "rais_event",
+    "rais_events",
+    "stream_response",
+]
+
+__version__ = "0.1.0"
+
+
+async def stream_response(
+    messages: list[dict[str, Any]],
+    *,
+    provider: str,
+    api_key: str | None = None,
+    model: str | None = None,
+    max_tokens: int = 1024,
+    system: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    **options: Any,
+) -> AsyncIterator[str]:
+    """Stream a chat answer as RAIS SSE strings (``data: {...}\\n\\n``).
+
+    ``provider`` is ``"openai"`` (default model ``gpt-4o-mini``) or ``"anthropic"``
+    (default ``claude-sonnet-4-6``; ``max_tokens`` applies to it). The key falls back
+    to ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``; ``base_url`` reaches any
+    OpenAI-compatible server. Extra keyword ``options`` (``temperature``, ``top_p``,
+    ...) pass through to the SDK call. Failures become one ``error`` event; the
+    stream always ends with ``done`` or ``error``.
+    """
+    config = ProviderConfig(
+        provider=provider,
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        system=system,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        max_retries=max_retries,
+        options=options,
+    )
+    async for event in rais_events(provider_stream(messages, config), secrets=(api_key,)):
+        yield "data: " + event.data + "\n\n"

@@ -1,0 +1,94 @@
+"""Errors and the one place that decides what an error may say to a client.
+
+Anything that reaches a browser goes through :func:`safe_message`: known secrets,
+key-shaped strings, bearer tokens, credentials in URLs, file paths and tracebacks
+are removed. The full exception is logged server-side instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+__all__ = ["RaisError", "UpstreamError", "redact", "safe_message"]
+
+GENERIC_MESSAGE = "The response failed because of an internal error."
+MAX_MESSAGE = 300
+
+
+class RaisError(Exception):
+    """An error whose message is meant for the user (still redacted before sending).
+
+    Raise it from a handler to show a specific message; any other exception is
+    reported as a generic internal error.
+    """
+
+    status: int = 500
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else GENERIC_MESSAGE
+
+
+class UpstreamError(RaisError):
+    """The LLM provider failed; ``status`` is the HTTP status to answer with, if any."""
+
+    def __init__(self, message: str, *, status: int = 502, retry_after: str | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+_PATTERNS = [
+    # provider and generic API keys: sk-..., sk-ant-..., gsk_..., xai-..., hf_...
+    re.compile(r"\b(?:sk|pk|rk|gsk|xai|hf|ghp|gho|glpat|AKIA)[-_][A-Za-z0-9_\-]{6,}"),
+    re.compile(
+        r"(?i)\b(bearer|basic|token|api[-_ ]?key|x-api-key|password|secret)\b"
+        r"(\s*[:=]\s*|\s+)[\"']?[^\s\"',;]{4,}"
+    ),
+    re.compile(r"(?i)([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]+@"),  # user:pass@ in URLs
+    re.compile(r"(?:[A-Za-z]:\\|\\\\)[^\s\"']+"),  # Windows paths
+    re.compile(r"(?<![\w:/.])(?:~|\.{1,2})?/(?:[\w.\-]+/)+[\w.\-]*"),  # POSIX paths
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*"),  # JWTs
+]
+_SECRET_NAME = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)")
+
+
+def _environment_secrets() -> list[str]:
+    return [
+        value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 8
+    ]
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Remove secrets from ``text``: exact known values first, then secret-shaped strings."""
+    for secret in (*secrets, *_environment_secrets()):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    for i, pattern in enumerate(_PATTERNS):
+        if i == 1:
+            text = pattern.sub(lambda m: m.group(1) + m.group(2) + "[redacted]", text)
+        elif i == 2:
+            text = pattern.sub(lambda m: m.group(1) + "[redacted]@", text)
+        else:
+            text = pattern.sub("[redacted]", text)
+    return text
+
+
+def safe_message(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    """The message a client may see for ``exc``: one redacted line, never a traceback."""
+    if not isinstance(exc, RaisError):
+        return GENERIC_MESSAGE
+    message = exc.message
+    if "Traceback (most recent call last)" in message:
+        return GENERIC_MESSAGE
+    line = " ".join(message.split())
+    line = redact(line, secrets)
+    if len(line) > MAX_MESSAGE:
+        line = line[: MAX_MESSAGE - 1] + "…"
+    return line or GENERIC_MESSAGE

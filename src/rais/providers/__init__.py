@@ -1,0 +1,117 @@
+"""LLM providers: each turns chat messages into an async stream of text chunks.
+
+SDKs are imported lazily, so ``import rais`` stays light and a missing SDK becomes
+one clear ``error`` event with the install hint, not an ImportError at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RaisError
+
+__all__ = ["DEFAULT_MODELS", "PROVIDERS", "ProviderConfig", "provider_stream", "resolve_provider"]
+
+DEFAULT_MODELS = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-sonnet-4-6",
+    "offline": "rais-offline",
+}
+KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+PROVIDERS = tuple(DEFAULT_MODELS)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Everything a provider needs besides the messages; built once per endpoint."""
+
+    provider: str
+    model: str | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+    system: str | None = None
+    max_tokens: int = 1024
+    timeout: float | None = None
+    max_retries: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_model(self) -> str:
+        return self.model or DEFAULT_MODELS.get(self.provider, "")
+
+    def resolved_key(self) -> str | None:
+        variable = KEY_VARIABLES.get(self.provider)
+        return self.api_key or (os.environ.get(variable) if variable else None)
+
+
+Messages = Sequence[dict[str, Any]]
+StreamFn = Callable[[Messages, ProviderConfig], AsyncIterator[str]]
+
+
+def resolve_provider(name: str) -> StreamFn:
+    """The stream function for ``name``; raises :class:`RaisError` for an unknown one."""
+    if name == "openai":
+        from .openai import stream
+    elif name == "anthropic":
+        from .anthropic import stream
+    elif name == "offline":
+        from .offline import stream
+    else:
+        known = ", ".join(repr(p) for p in PROVIDERS)
+        raise RaisError(f"Unknown provider {name!r}: use one of {known}.", status=500)
+    return stream
+
+
+async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+    """Stream text from the configured provider (errors surface as :class:`RaisError`)."""
+    stream = resolve_provider(config.provider)
+    async for chunk in stream(messages, config):
+        yield chunk
+
+
+def missing_sdk(package: str) -> RaisError:
+    return RaisError(
+        f"The {package} package is not installed: pip install 'rais[{package}]'", status=500
+    )
+
+
+def missing_key(provider: str) -> RaisError:
+    variable = KEY_VARIABLES[provider]
+    return RaisError(f"No API key for {provider}: pass api_key= or set {variable}.", status=500)
+
+
+# One SDK client per (event loop, key, base URL, ...): clients pool connections and
+# those are bound to the loop that opened them.
+_clients: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def cached_client(key: tuple[Any, ...], factory: Callable[[], Any]) -> Any:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    client = per_loop.get(key)
+    if client is None:
+        client = per_loop[key] = factory()
+    return client
+
+
+def retry_after(exc: Any) -> str | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    return headers.get("retry-after") if headers is not None else None
+
+
+def text_of(content: Any) -> str:
+    """Message content as text: strings as-is, content-part lists joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+        )
+    return "" if content is None else str(content)

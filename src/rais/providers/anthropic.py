@@ -1,0 +1,64 @@
+"""Anthropic Messages API streaming."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from . import Messages, ProviderConfig, cached_client, missing_key, missing_sdk, text_of
+from ._errors import upstream_error
+
+
+def to_anthropic(messages: Messages, system: str | None) -> tuple[str | None, list[dict[str, Any]]]:
+    """Split out the system prompt: ``system`` first, then any system-role turns, merged."""
+    systems = [system] if system else []
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        role = message["role"]
+        if role == "system":
+            systems.append(text_of(message["content"]))
+        elif role == "tool":
+            turns.append(
+                {"role": "user", "content": "Tool result:\n" + text_of(message["content"])}
+            )
+        else:
+            turns.append({"role": role, "content": message["content"]})
+    return ("\n\n".join(systems) or None), turns
+
+
+async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+    try:
+        import anthropic
+    except ImportError:
+        raise missing_sdk("anthropic") from None
+    api_key = config.resolved_key()
+    if not api_key:
+        raise missing_key("anthropic")
+
+    def make() -> Any:
+        options: dict[str, Any] = {"api_key": api_key, "base_url": config.base_url}
+        if config.timeout is not None:
+            options["timeout"] = config.timeout
+        if config.max_retries is not None:
+            options["max_retries"] = config.max_retries
+        return anthropic.AsyncAnthropic(**options)
+
+    client = cached_client(
+        ("anthropic", api_key, config.base_url, config.timeout, config.max_retries), make
+    )
+    system, turns = to_anthropic(messages, config.system)
+    request: dict[str, Any] = {
+        "model": config.resolved_model,
+        "max_tokens": config.max_tokens,
+        "messages": turns,
+        **config.options,
+    }
+    if system:
+        request["system"] = system
+    try:
+        async with client.messages.stream(**request) as response:
+            async for text in response.text_stream:
+                if text:
+                    yield text
+    except anthropic.AnthropicError as exc:
+        raise upstream_error(exc, "anthropic") from exc

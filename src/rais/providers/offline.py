@@ -1,0 +1,32 @@
+"""An offline provider for demos and tests: deterministic, no network, paced like a model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+
+from . import Messages, ProviderConfig, text_of
+
+_WORDS = re.compile(r"\s*\S+")
+
+
+def reply_for(messages: Messages) -> str:
+    last = next((text_of(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
+    said = " ".join(last.split())
+    if len(said) > 200:
+        said = said[:199] + "…"
+    return (
+        f"You said: “{said}”. This answer comes from rais's offline demo provider, "
+        "which needs no API key and no network. Set OPENAI_API_KEY or ANTHROPIC_API_KEY "
+        "to stream from a real model."
+    )
+
+
+async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+    delay = float(config.options.get("delay", os.environ.get("RAIS_OFFLINE_DELAY", "0.02")))
+    for token in _WORDS.findall(reply_for(messages)):
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield token

@@ -1,0 +1,58 @@
+"""OpenAI chat completions, and every OpenAI-compatible server through ``base_url``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from . import Messages, ProviderConfig, cached_client, missing_key, missing_sdk, text_of
+from ._errors import upstream_error
+
+
+def to_openai_messages(messages: Messages, system: str | None) -> list[dict[str, Any]]:
+    """System prompt first; ``tool`` turns without a tool call become user context."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for message in messages:
+        role = message["role"]
+        if role == "tool" and "tool_call_id" not in message:
+            out.append({"role": "user", "content": "Tool result:\n" + text_of(message["content"])})
+        else:
+            out.append({"role": role, "content": message["content"]})
+    return out
+
+
+async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+    try:
+        import openai
+    except ImportError:
+        raise missing_sdk("openai") from None
+    api_key = config.resolved_key()
+    if not api_key and not config.base_url:
+        raise missing_key("openai")
+
+    def make() -> Any:
+        options: dict[str, Any] = {"api_key": api_key or "not-needed", "base_url": config.base_url}
+        if config.timeout is not None:
+            options["timeout"] = config.timeout
+        if config.max_retries is not None:
+            options["max_retries"] = config.max_retries
+        return openai.AsyncOpenAI(**options)
+
+    client = cached_client(
+        ("openai", api_key, config.base_url, config.timeout, config.max_retries), make
+    )
+    try:
+        response = await client.chat.completions.create(
+            model=config.resolved_model,
+            messages=to_openai_messages(messages, config.system),
+            stream=True,
+            **config.options,
+        )
+        async with response:
+            async for chunk in response:
+                if chunk.choices:
+                    text = chunk.choices[0].delta.content
+                    if text:
+                        yield text
+    except openai.OpenAIError as exc:
+        raise upstream_error(exc, "openai") from exc
