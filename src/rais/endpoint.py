@@ -12,17 +12,18 @@ import contextlib
 import inspect
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypedDict
 
 from .events import HEARTBEAT, Event
 from .pipeline import Source, rais_events, with_heartbeats
 from .providers import ProviderConfig, provider_stream, resolve_provider
 from .request import ChatRequest, Limits, RequestError, parse_chat_request
 
-__all__ = ["ChatEndpoint", "Handler", "Headers", "Reply"]
+__all__ = ["ChatEndpoint", "EndpointOptions", "Handler", "Headers", "Reply", "sse_reply"]
 
 access_log = logging.getLogger("rais.access")
 
@@ -34,10 +35,27 @@ Handler: TypeAlias = Callable[[list[dict[str, Any]]], "Source | Awaitable[Source
 FIRST_EVENT_WAIT = 0.5
 
 
+class EndpointOptions(TypedDict, total=False):
+    """The keyword options every adapter accepts, passed through to :class:`ChatEndpoint`."""
+
+    provider: str | None
+    handler: Handler | None
+    model: str | None
+    api_key: str | None
+    base_url: str | None
+    system: str | None
+    max_tokens: int
+    limits: Limits
+    heartbeat: float | None
+    timeout: float | None
+    max_retries: int | None
+    options: dict[str, Any]
+
+
 class Headers(Protocol):
     """Any case-insensitive header mapping (Starlette, Django, Werkzeug, Quart all fit)."""
 
-    def get(self, key: str, default: Any = None, /) -> Any: ...
+    def get(self, key: str, /) -> Any: ...
 
 
 @dataclass
@@ -71,7 +89,7 @@ class ChatEndpoint:
     system: str | None = None
     max_tokens: int = 1024
     limits: Limits = field(default_factory=Limits)
-    heartbeat: float | None = 15.0
+    heartbeat: float | None = field(default_factory=lambda: _env_float("RAIS_HEARTBEAT", 15.0))
     timeout: float | None = None
     max_retries: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -122,93 +140,109 @@ class ChatEndpoint:
     async def stream_reply(
         self, request: ChatRequest, *, http_version: str | None = "1.1"
     ) -> Reply:
-        """Start the stream; an upstream that fails before its first event gets an HTTP error."""
-        failures: list[BaseException] = []
-        events = with_heartbeats(self.events(request.messages, failures), self.heartbeat)
-        first = asyncio.ensure_future(events.__anext__())
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(first), FIRST_EVENT_WAIT)
-        if first.done() and not first.cancelled() and first.exception() is None:
-            event = first.result()
-            status = getattr(failures[0], "status", None) if failures else None
-            if event.type == "error" and isinstance(status, int) and 400 <= status < 600:
-                await events.aclose()
-                extra = []
-                retry = getattr(failures[0], "retry_after", None)
-                if retry:
-                    extra.append(("Retry-After", str(retry)))
-                message = json.loads(event.data)["error"]
-                return json_reply(
-                    status, {"error": {"type": "upstream_error", "message": message}}, extra
-                )
-        return Reply(200, sse_headers(http_version), stream=self.sse(first, events))
+        """Start the event stream for a validated request."""
+        return await sse_reply(
+            self.source(request.messages),
+            heartbeat=self.heartbeat,
+            http_version=http_version,
+            secrets=(self.api_key,),
+        )
 
-    # -- pieces transports reuse -------------------------------------------------------
-
-    def source(self, messages: list[dict[str, Any]]) -> Source | Awaitable[Source]:
+    def source(self, messages: list[dict[str, Any]]) -> Source:
+        """The token source for ``messages``: the handler's, or the provider's."""
         if self.handler is not None:
-            return self.handler(messages)
+            return _call_handler(self.handler, messages)
         return provider_stream(messages, self.config)
 
-    async def events(
-        self, messages: list[dict[str, Any]], failures: list[BaseException] | None = None
-    ) -> AsyncGenerator[Event, None]:
-        """The RAIS events for ``messages`` from the handler or the provider."""
-        try:
-            source = self.source(messages)
-            if inspect.isawaitable(source):
-                source = await source
-        except Exception as exc:  # a handler that fails before yielding still gets one error event
-            source = _raise(exc)
-        async for event in rais_events(source, secrets=(self.api_key,), failures=failures):
-            yield event
 
-    async def sse(
-        self, first: asyncio.Future[Event], events: AsyncGenerator[Event, None]
-    ) -> AsyncIterator[bytes]:
-        """Frame events as SSE with ``id:`` fields, and log one line per stream."""
-        started = time.perf_counter()
-        first_token: float | None = None
-        tokens = 0
-        outcome = "disconnected"
-        number = 0
-        try:
-            event = await first
-            while True:
-                if event is HEARTBEAT:
-                    yield b": ping\n\n"
-                else:
-                    number += 1
-                    if event.type == "text":
-                        tokens += 1
-                        if first_token is None:
-                            first_token = time.perf_counter() - started
-                    yield f"id: {number}\ndata: {event.data}\n\n".encode()
-                    if event.terminal:
-                        outcome = event.type
-                        return
-                event = await events.__anext__()
-        except StopAsyncIteration:  # pragma: no cover - the pipeline always ends with a terminal
-            outcome = "ended"
-        finally:
-            if not first.done():  # disconnected before the first event: stop that read first
-                first.cancel()
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait([first])
-            with contextlib.suppress(BaseException):
-                await events.aclose()
-            access_log.info(
-                "stream %s tokens=%d ttft=%s duration=%.3fs",
-                outcome,
-                tokens,
-                "-" if first_token is None else f"{first_token:.3f}s",
-                time.perf_counter() - started,
+async def _call_handler(handler: Handler, messages: list[dict[str, Any]]) -> Source:
+    """Call the handler inside the stream, so even its first failure is an ``error`` event."""
+    source = handler(messages)
+    if inspect.isawaitable(source):
+        source = await source
+    return source
+
+
+async def sse_reply(
+    source: Source,
+    *,
+    heartbeat: float | None = None,
+    http_version: str | None = "1.1",
+    secrets: Iterable[str | None] = (),
+) -> Reply:
+    """Start streaming ``source``; a source that fails before its first event gets an HTTP error.
+
+    The reply is held for at most :data:`FIRST_EVENT_WAIT` so that an upstream that
+    fails at once (bad key, 429, unknown model) is answered with its real status and
+    ``Retry-After``; later failures are ``error`` events.
+    """
+    failures: list[BaseException] = []
+    events = with_heartbeats(rais_events(source, secrets=secrets, failures=failures), heartbeat)
+    first = asyncio.ensure_future(events.__anext__())
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(first), FIRST_EVENT_WAIT)
+    if first.done() and not first.cancelled() and first.exception() is None:
+        event = first.result()
+        status = getattr(failures[0], "status", None) if failures else None
+        if event.type == "error" and isinstance(status, int) and 400 <= status < 600:
+            await events.aclose()
+            extra = []
+            retry = getattr(failures[0], "retry_after", None)
+            if retry:
+                extra.append(("Retry-After", str(retry)))
+            message = json.loads(event.data)["error"]
+            return json_reply(
+                status, {"error": {"type": "upstream_error", "message": message}}, extra
             )
+    return Reply(200, sse_headers(http_version), stream=_sse(first, events))
 
 
-async def _raise(exc: BaseException) -> AsyncIterator[str]:
-    raise exc
-    yield ""  # pragma: no cover - makes this an async generator
+async def _sse(
+    first: asyncio.Future[Event], events: AsyncGenerator[Event, None]
+) -> AsyncIterator[bytes]:
+    """Frame events as SSE with ``id:`` fields, and log one line per stream."""
+    started = time.perf_counter()
+    first_token: float | None = None
+    tokens = 0
+    outcome = "disconnected"
+    number = 0
+    try:
+        event = await first
+        while True:
+            if event is HEARTBEAT:
+                yield b": ping\n\n"
+            else:
+                number += 1
+                if event.type == "text":
+                    tokens += 1
+                    if first_token is None:
+                        first_token = time.perf_counter() - started
+                yield f"id: {number}\ndata: {event.data}\n\n".encode()
+                if event.terminal:
+                    outcome = event.type
+                    return
+            event = await events.__anext__()
+    except StopAsyncIteration:  # pragma: no cover - the pipeline always ends with a terminal
+        outcome = "ended"
+    finally:
+        if not first.done():  # disconnected before the first event: stop that read first
+            first.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait([first])
+        with contextlib.suppress(BaseException):
+            await events.aclose()
+        access_log.info(
+            "stream %s tokens=%d ttft=%s duration=%.3fs",
+            outcome,
+            tokens,
+            "-" if first_token is None else f"{first_token:.3f}s",
+            time.perf_counter() - started,
+        )
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
 
 
 def sse_headers(http_version: str | None) -> list[tuple[str, str]]:

@@ -16,10 +16,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import inspect
 import json
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Iterable,
+    Iterator,
+)
 from typing import Any, TypeAlias
 
 from .errors import safe_message
@@ -31,7 +39,7 @@ logger = logging.getLogger("rais")
 
 #: What a source may yield: text chunks, event dicts, ``rais_event`` strings or Events.
 Item: TypeAlias = "str | dict[str, Any] | Event"
-Source: TypeAlias = "AsyncIterable[Item] | Iterable[Item]"
+Source: TypeAlias = "AsyncIterable[Item] | Iterable[Item] | Awaitable[Source]"
 
 _EXHAUSTED = object()
 
@@ -47,8 +55,11 @@ async def rais_events(
     ``secrets`` are redacted from error messages; an exception that ended the
     stream is appended to ``failures`` so a caller can still answer with its status.
     """
-    items = _aiter(source)
+    items: AsyncIterator[Item] | None = None
     try:
+        while inspect.isawaitable(source):  # e.g. an async handler returning a generator
+            source = await source
+        items = _aiter(source)
         async for item in items:
             if type(item) is str:  # the hot path: a plain text chunk
                 if not item:
@@ -78,7 +89,8 @@ async def rais_events(
         yield error_event(message)
         return
     finally:
-        await _aclose(items)
+        if items is not None:
+            await _aclose(items)
     yield DONE
 
 

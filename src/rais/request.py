@@ -14,6 +14,28 @@ __all__ = ["ROLES", "ChatRequest", "Limits", "RequestError", "parse_chat_request
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
+#: JSON Schema of the request body, for OpenAPI documents.
+CHAT_REQUEST_SCHEMA: dict[str, Any] = {
+    "title": "ChatRequest",
+    "type": "object",
+    "required": ["messages"],
+    "properties": {
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"type": "string", "enum": sorted(ROLES)},
+                    "content": {"type": "string"},
+                },
+            },
+        }
+    },
+    "additionalProperties": True,
+}
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -52,7 +74,8 @@ def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return True  # be lenient with clients that omit it; the body still has to parse
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
+    # text/plain is what fetch() sends for a bare string body (a CORS "simple" request).
+    return media in ("application/json", "text/plain") or (
         media.startswith("application/") and media.endswith("+json")
     )
 

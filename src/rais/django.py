@@ -1,0 +1,55 @@
+"""Django adapter: ``path("api/chat", rais_view(provider="openai"))`` in a URLconf.
+
+An async, CSRF-exempt view (it is an API called cross-origin; wrap it with
+Django's decorators for auth). Under ASGI the stream is an async iterator that
+Django sends as it goes. Under WSGI Django would consume an async iterator whole,
+so there the stream runs on the core's bridge loop and is handed over as a sync one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from .bridge import iterate_sync, run_on_bridge
+from .endpoint import ChatEndpoint, Reply
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .endpoint import EndpointOptions
+
+__all__ = ["rais_view"]
+
+View = Callable[..., Awaitable[HttpResponseBase]]
+
+
+def rais_view(**options: Unpack[EndpointOptions]) -> View:
+    """An async Django view answering RAIS chat requests."""
+    endpoint = ChatEndpoint(**options)
+
+    async def chat(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        scope = getattr(request, "scope", None)  # only ASGI requests carry one
+        method = request.method or "GET"
+        if scope is not None:
+            reply = await endpoint.handle(
+                method, request.body, request.headers, http_version=scope.get("http_version")
+            )
+            return to_response(reply, wsgi=False)
+        reply = await run_on_bridge(
+            endpoint.handle(method, request.body, request.headers, http_version=None)
+        )
+        return to_response(reply, wsgi=True)
+
+    chat.csrf_exempt = True  # type: ignore[attr-defined]
+    return chat
+
+
+def to_response(reply: Reply, *, wsgi: bool) -> HttpResponseBase:
+    headers = dict(reply.headers)
+    if reply.stream is None:
+        return HttpResponse(reply.body, status=reply.status, headers=headers)
+    stream = iterate_sync(reply.stream) if wsgi else reply.stream
+    return StreamingHttpResponse(stream, status=reply.status, headers=headers)

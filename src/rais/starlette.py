@@ -1,0 +1,41 @@
+"""Starlette adapter: ``Route("/api/chat", rais_endpoint(provider="openai"), methods=["POST"])``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._asgi import to_response
+from .endpoint import ChatEndpoint, sse_reply
+from .pipeline import Source
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .endpoint import EndpointOptions
+
+__all__ = ["rais_endpoint", "rais_response"]
+
+
+def rais_endpoint(**options: Unpack[EndpointOptions]) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint that answers RAIS chat requests."""
+    endpoint = ChatEndpoint(**options)
+
+    async def chat(request: Request) -> Response:
+        reply = await endpoint.handle(
+            request.method,
+            await request.body(),
+            request.headers,
+            http_version=request.scope.get("http_version", "1.1"),
+        )
+        return to_response(reply)
+
+    return chat
+
+
+async def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response:
+    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings)."""
+    return to_response(await sse_reply(source, heartbeat=heartbeat))

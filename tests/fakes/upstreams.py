@@ -1,0 +1,1145 @@
+"""Fake OpenAI and Anthropic upstream servers for tests.
+
+A :class:`FakeUpstream` is a tiny HTTP/1.1 server on loopback that speaks the
+chat-completions streaming protocol of OpenAI or the Messages streaming protocol of
+Anthropic on the wire, closely enough for the real ``openai`` and ``anthropic`` SDKs
+to consume it (point ``base_url`` at it; never mock the SDKs).
+
+It runs its own asyncio event loop in a background thread, so the same instance
+serves sync tests, async tests (whatever loop they run on) and server processes a
+test spawns (they only need ``base_url``).
+
+How a request behaves is chosen by *directives* in the text of the last user
+message (or in the model name, e.g. model ``"fault-401"``)::
+
+    [fault:MODE]      slow | error_mid | 401 | 429 | 500 | hang | bad_model
+    [count:N]         stream "t0 ", "t1 ", ... "t{N-1} "
+    [tokens:a|b|c]    stream exactly these tokens (``\\n`` = newline, ``\\|`` = "|")
+    [delay:SECONDS]   sleep before each token
+
+Usage::
+
+    with FakeUpstream("openai") as up:
+        client = AsyncOpenAI(base_url=up.base_url, api_key="sk-test", max_retries=0)
+        ...
+        assert up.requests[-1].json["model"] == "gpt-4o-mini"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import secrets
+import string
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Literal
+
+__all__ = [
+    "FAULT_MODES",
+    "Directives",
+    "FakeUpstream",
+    "Provider",
+    "RecordedRequest",
+    "parse_directives",
+]
+
+Provider = Literal["openai", "anthropic"]
+
+FAULT_MODES = frozenset({"slow", "error_mid", "401", "429", "500", "hang", "bad_model"})
+
+#: Seconds between tokens for ``[fault:slow]``.
+SLOW_DELAY = 0.05
+#: Tokens sent before the failure for ``[fault:error_mid]``.
+ERROR_MID_AFTER = 2
+#: Value of the ``retry-after`` header on ``[fault:429]``.
+RETRY_AFTER_SECONDS = 7
+
+_MAX_HEAD = 64 * 1024
+_MAX_BODY = 32 * 1024 * 1024
+_ALNUM = string.ascii_letters + string.digits
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class RecordedRequest:
+    """One HTTP request the fake received."""
+
+    method: str
+    path: str  #: path without the query string, e.g. "/v1/chat/completions"
+    headers: dict[str, str]  #: lower-case names; repeated headers joined with ", "
+    json: Any  #: parsed JSON body, or None if the body was empty or not JSON
+    body: bytes = b""
+    query: str = ""  #: raw query string without "?"
+    directives: Directives | None = None  #: what the fake decided to do with it
+
+    @property
+    def api_key(self) -> str | None:
+        """The key the client sent (``x-api-key`` or ``Authorization: Bearer``)."""
+        return _api_key(self.headers)
+
+
+@dataclass
+class Directives:
+    """Behaviour selected for one request."""
+
+    fault: str | None = None
+    count: int | None = None
+    delay: float | None = None
+    tokens: list[str] | None = None
+
+    def token_list(self, default: list[str]) -> list[str]:
+        if self.tokens is not None:
+            return list(self.tokens)
+        if self.count is not None:
+            return [f"t{i} " for i in range(self.count)]
+        return list(default)
+
+    def token_delay(self) -> float:
+        if self.delay is not None:
+            return self.delay
+        if self.fault == "slow":
+            return SLOW_DELAY
+        return 0.0
+
+
+_BRACKET_RE = re.compile(r"\[(fault|count|delay|tokens):((?:\\.|[^\]\\])*)\]", re.DOTALL)
+_MODEL_RE = re.compile(r"(fault|count|delay|tokens)-(.+)", re.DOTALL)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def _split_tokens(raw: str) -> list[str]:
+    if raw == "":
+        return []
+    out: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            cur.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        if ch == "|":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
+def _apply(d: Directives, name: str, value: str) -> None:
+    value_s = value.strip()
+    try:
+        if name == "fault":
+            d.fault = value_s
+        elif name == "count":
+            d.count = max(0, int(value_s))
+        elif name == "delay":
+            d.delay = max(0.0, float(value_s))
+        elif name == "tokens":
+            d.tokens = _split_tokens(value)
+    except ValueError:
+        pass  # a malformed number is ignored, like any other text
+
+
+def parse_directives(text: str, model: str | None = None) -> Directives:
+    """Directives from the model name, then from ``text`` (text wins on conflicts)."""
+    d = Directives()
+    if model:
+        m = _MODEL_RE.fullmatch(model)
+        if m:
+            _apply(d, m.group(1), m.group(2))
+        for m in _BRACKET_RE.finditer(model):
+            _apply(d, m.group(1), m.group(2))
+    for m in _BRACKET_RE.finditer(text):
+        _apply(d, m.group(1), m.group(2))
+    return d
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "\n".join(parts)
+    return ""
+
+
+def _last_user_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return ""
+    for msg in reversed(messages):
+        if isinstance(msg, dict) and msg.get("role") == "user":
+            return _content_text(msg.get("content"))
+    return ""
+
+
+def _all_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    chunks = [_content_text(body.get("system"))]
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for msg in messages:
+            if isinstance(msg, dict):
+                chunks.append(_content_text(msg.get("content")))
+    return " ".join(chunks)
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _api_key(headers: dict[str, str]) -> str | None:
+    key = headers.get("x-api-key")
+    if key:
+        return key
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
+def _rand(n: int) -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(n))
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _BadRequest(Exception):
+    pass
+
+
+@dataclass
+class _Request:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def keep_alive(self) -> bool:
+        conn = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in conn
+        return "close" not in conn
+
+
+class _Conn:
+    """One client connection: buffered reads, disconnect watching, response writing."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.buf = bytearray()
+        self.eof = False
+        self.gone = asyncio.Event()
+        self._watch: asyncio.Task[None] | None = None
+
+    # -- reading
+    async def _fill(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            data = await self.reader.read(65536)
+        except (ConnectionError, OSError):
+            data = b""
+        if not data:
+            self.eof = True
+            self.gone.set()
+            return False
+        self.buf += data
+        return True
+
+    async def read_until(self, sep: bytes, limit: int) -> bytes | None:
+        while True:
+            idx = self.buf.find(sep)
+            if idx >= 0:
+                out = bytes(self.buf[:idx])
+                del self.buf[: idx + len(sep)]
+                return out
+            if len(self.buf) > limit:
+                raise _BadRequest("header section too large")
+            if not await self._fill():
+                return None
+
+    async def read_exact(self, n: int) -> bytes | None:
+        while len(self.buf) < n:
+            if not await self._fill():
+                return None
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    async def read_request(self) -> _Request | None:
+        head = await self.read_until(b"\r\n\r\n", _MAX_HEAD)
+        while head == b"":  # tolerate stray CRLFs between requests
+            head = await self.read_until(b"\r\n\r\n", _MAX_HEAD)
+        if head is None:
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest(f"bad request line: {lines[0]!r}")
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep or not name or name != name.strip():
+                raise _BadRequest(f"bad header line: {line!r}")
+            key = name.lower()
+            value = value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if headers.get("expect", "").lower() == "100-continue":
+            await self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await self._read_body(headers)
+        if body is None:
+            return None
+        return _Request(method, target, version, headers, body)
+
+    async def _read_body(self, headers: dict[str, str]) -> bytes | None:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            out = bytearray()
+            while True:
+                size_line = await self.read_until(b"\r\n", 1024)
+                if size_line is None:
+                    return None
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError as exc:
+                    raise _BadRequest("bad chunk size") from exc
+                if size == 0:
+                    while True:  # trailers
+                        trailer = await self.read_until(b"\r\n", _MAX_HEAD)
+                        if trailer is None:
+                            return None
+                        if trailer == b"":
+                            return bytes(out)
+                chunk = await self.read_exact(size + 2)
+                if chunk is None:
+                    return None
+                out += chunk[:-2]
+                if len(out) > _MAX_BODY:
+                    raise _BadRequest("body too large")
+        raw_len = headers.get("content-length")
+        if raw_len is None:
+            return b""
+        try:
+            length = int(raw_len)
+        except ValueError as exc:
+            raise _BadRequest("bad content-length") from exc
+        if length < 0 or length > _MAX_BODY:
+            raise _BadRequest("bad content-length")
+        return await self.read_exact(length)
+
+    # -- disconnect watching
+    def start_watch(self) -> None:
+        """Keep reading while a response is produced so that EOF is seen at once."""
+        if self._watch is None and not self.eof:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_loop())
+
+    async def _watch_loop(self) -> None:
+        while await self._fill():
+            pass
+
+    async def stop_watch(self) -> None:
+        task, self._watch = self._watch, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def disconnected(self) -> bool:
+        return self.eof or self.writer.is_closing()
+
+    async def sleep_or_disconnect(self, seconds: float) -> bool:
+        """Sleep; return True if the client went away meanwhile (or before)."""
+        if self.disconnected:
+            return True
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return self.disconnected
+        try:
+            await asyncio.wait_for(self.gone.wait(), seconds)
+        except asyncio.TimeoutError:
+            return self.disconnected
+        return True
+
+    async def wait_disconnect(self) -> None:
+        await self.gone.wait()
+
+    # -- writing
+    async def write(self, data: bytes) -> bool:
+        if self.disconnected:
+            return False
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            self.eof = True
+            self.gone.set()
+            return False
+        return not self.writer.is_closing()
+
+    async def send_head(self, status: int, headers: list[tuple[str, str]]) -> bool:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        return await self.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    async def send_chunk(self, data: bytes) -> bool:
+        if not data:
+            return True
+        return await self.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+
+    async def end_chunks(self) -> bool:
+        return await self.write(b"0\r\n\r\n")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+# --------------------------------------------------------------------------- server
+
+
+class FakeUpstream:
+    """A fake OpenAI (``"openai"``) or Anthropic (``"anthropic"``) API on 127.0.0.1."""
+
+    def __init__(self, provider: Provider, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if provider not in ("openai", "anthropic"):
+            raise ValueError(f"unknown provider {provider!r}")
+        self.provider: Provider = provider
+        self.host = host
+        self.port = port
+        self.default_tokens: list[str] = ["Hello", ",", " world", "!"]
+        #: Unexpected exceptions inside the fake (should stay empty).
+        self.internal_errors: list[str] = []
+
+        self._cond = threading.Condition()
+        self._requests: list[RecordedRequest] = []
+        self._cancelled = 0
+        self._completed = 0
+        self._errored = 0
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._bound_port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeUpstream:
+        if self._thread is not None:
+            raise RuntimeError("FakeUpstream already started")
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(self._on_loop_error)
+        thread = threading.Thread(
+            target=self._run_loop, args=(loop,), name=f"FakeUpstream-{self.provider}", daemon=True
+        )
+        self._loop, self._thread = loop, thread
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._astart(), loop).result(timeout=10)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running() or not loop.is_closed():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._ashutdown(), loop).result(timeout=10)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._loop = self._thread = None
+        self._server = None
+        self._bound_port = None
+
+    def __enter__(self) -> FakeUpstream:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._bound_port is not None else "stopped"
+        return f"<FakeUpstream {self.provider} {where}>"
+
+    @property
+    def base_url(self) -> str:
+        if self._bound_port is None:
+            raise RuntimeError("FakeUpstream is not started")
+        root = f"http://{self.host}:{self._bound_port}"
+        return f"{root}/v1" if self.provider == "openai" else root
+
+    # ------------------------------------------------------------------ observations
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the requests received so far, oldest first."""
+        with self._cond:
+            return list(self._requests)
+
+    @property
+    def cancelled(self) -> int:
+        """Responses whose client disconnected before they were finished."""
+        with self._cond:
+            return self._cancelled
+
+    @property
+    def completed(self) -> int:
+        """Streams that were sent in full (through ``[DONE]`` / ``message_stop``)."""
+        with self._cond:
+            return self._completed
+
+    @property
+    def errored(self) -> int:
+        """Streams that ended with an injected mid-stream error (``[fault:error_mid]``)."""
+        with self._cond:
+            return self._errored
+
+    def reset(self) -> None:
+        with self._cond:
+            self._requests.clear()
+            self._cancelled = self._completed = self._errored = 0
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate()`` (evaluated under the fake's lock) is true."""
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout=timeout)
+
+    def wait_cancelled(self, n: int = 1, timeout: float = 5.0) -> bool:
+        return self.wait_for(lambda: self._cancelled >= n, timeout)
+
+    def wait_completed(self, n: int = 1, timeout: float = 5.0) -> bool:
+        return self.wait_for(lambda: self._completed >= n, timeout)
+
+    def wait_requests(self, n: int = 1, timeout: float = 5.0) -> bool:
+        return self.wait_for(lambda: len(self._requests) >= n, timeout)
+
+    async def wait_cancelled_async(self, n: int = 1, timeout: float = 5.0) -> bool:
+        """Like :meth:`wait_cancelled`, without blocking the caller's event loop."""
+        return await asyncio.to_thread(self.wait_cancelled, n, timeout)
+
+    def _bump(self, counter: Literal["cancelled", "completed", "errored"]) -> None:
+        with self._cond:
+            if counter == "cancelled":
+                self._cancelled += 1
+            elif counter == "completed":
+                self._completed += 1
+            else:
+                self._errored += 1
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ loop thread
+
+    @staticmethod
+    def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            with contextlib.suppress(Exception):
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, (ConnectionError, BrokenPipeError)):
+            return  # a client going away is not our problem
+        self.internal_errors.append(f"{context.get('message')}: {exc!r}")
+
+    async def _astart(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._bound_port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _ashutdown(self) -> None:
+        server = self._server
+        if server is not None:
+            server.close()
+        tasks = [t for t in self._tasks if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        for _ in range(3):  # let transports run their close callbacks
+            await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ connection
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        conn = _Conn(reader, writer)
+        try:
+            while True:
+                try:
+                    req = await conn.read_request()
+                except _BadRequest as exc:
+                    await self._send_error(conn, 400, "invalid_request_error", str(exc), close=True)
+                    break
+                if req is None:
+                    break
+                keep = await self._serve(conn, req)
+                if not (keep and req.keep_alive) or conn.disconnected:
+                    break
+        except asyncio.CancelledError:
+            pass  # stop()
+        except Exception as exc:  # never leak into the loop's exception handler
+            self.internal_errors.append(f"handler: {exc!r}")
+        finally:
+            await conn.stop_watch()
+            conn.close()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _serve(self, conn: _Conn, req: _Request) -> bool:
+        """Answer one request; return False if the connection must close afterwards."""
+        path, _, query = req.target.partition("?")
+        parsed: Any = None
+        if req.body:
+            try:
+                parsed = json.loads(req.body)
+            except ValueError:
+                parsed = None
+        record = RecordedRequest(
+            method=req.method,
+            path=path,
+            headers=dict(req.headers),
+            json=parsed,
+            body=req.body,
+            query=query,
+        )
+        endpoint = "/v1/chat/completions" if self.provider == "openai" else "/v1/messages"
+        if req.method != "POST" or path != endpoint:
+            self._record(record)
+            msg = f"Invalid URL ({req.method} {path})" if self.provider == "openai" else "Not Found"
+            return await self._send_error(conn, 404, "not_found", msg)
+        if not isinstance(parsed, dict):
+            self._record(record)
+            msg = (
+                "We could not parse the JSON body of your request. (HINT: This likely means you"
+                " aren't using your HTTP library correctly. The OpenAI API expects a JSON"
+                " payload, but what was sent was not valid JSON.)"
+                if self.provider == "openai"
+                else "There was an error parsing the body of your request."
+            )
+            return await self._send_error(conn, 400, "invalid_request_error", msg)
+
+        model = parsed.get("model")
+        model_s = model if isinstance(model, str) else ""
+        directives = parse_directives(_last_user_text(parsed), model_s)
+        record.directives = directives
+        self._record(record)
+        tokens = directives.token_list(self.default_tokens)
+        stream = parsed.get("stream") is True
+        fault = directives.fault
+
+        conn.start_watch()
+        try:
+            if fault == "401":
+                return await self._send_error(
+                    conn, 401, "auth", self._auth_message(_api_key(req.headers))
+                )
+            if fault == "429":
+                return await self._send_error(conn, 429, "rate_limit", model_s)
+            if fault == "500":
+                return await self._send_error(conn, 500, "server", "")
+            if fault == "bad_model":
+                return await self._send_error(conn, 404, "bad_model", model_s)
+            if fault == "hang" and not stream:
+                await conn.wait_disconnect()
+                self._bump("cancelled")
+                return False
+            if fault == "error_mid" and not stream:
+                return await self._send_error(conn, 500, "server", "")
+            if self.provider == "openai":
+                if stream:
+                    return await self._openai_stream(conn, parsed, model_s, tokens, directives)
+                return await self._openai_plain(conn, parsed, model_s, tokens, directives)
+            if stream:
+                return await self._anthropic_stream(conn, parsed, model_s, tokens, directives)
+            return await self._anthropic_plain(conn, parsed, model_s, tokens, directives)
+        finally:
+            await conn.stop_watch()
+
+    def _record(self, record: RecordedRequest) -> None:
+        with self._cond:
+            self._requests.append(record)
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ headers
+
+    def _base_headers(self, content_type: str) -> list[tuple[str, str]]:
+        headers = [
+            ("date", formatdate(usegmt=True)),
+            ("content-type", content_type),
+        ]
+        if self.provider == "openai":
+            headers += [
+                ("access-control-expose-headers", "X-Request-ID"),
+                ("openai-organization", "user-fakeupstream"),
+                ("openai-processing-ms", "7"),
+                ("openai-project", "proj_fakeupstream"),
+                ("openai-version", "2020-10-01"),
+                ("x-request-id", f"req_{uuid.uuid4().hex}"),
+                ("x-ratelimit-limit-requests", "10000"),
+                ("x-ratelimit-limit-tokens", "30000000"),
+                ("x-ratelimit-remaining-requests", "9999"),
+                ("x-ratelimit-remaining-tokens", "29999990"),
+                ("x-ratelimit-reset-requests", "6ms"),
+                ("x-ratelimit-reset-tokens", "0s"),
+            ]
+        else:
+            headers += [
+                ("request-id", f"req_011C{_rand(20)}"),
+                ("anthropic-organization-id", str(uuid.uuid4())),
+                ("x-robots-tag", "none"),
+            ]
+        return headers
+
+    async def _send_json(
+        self,
+        conn: _Conn,
+        status: int,
+        body: Any,
+        extra: list[tuple[str, str]] | None = None,
+        *,
+        close: bool = False,
+    ) -> bool:
+        data = _dumps(body).encode("utf-8")
+        headers = self._base_headers("application/json")
+        headers += extra or []
+        headers += [
+            ("content-length", str(len(data))),
+            ("connection", "close" if close else "keep-alive"),
+        ]
+        ok = await conn.send_head(status, headers) and await conn.write(data)
+        return ok and not close
+
+    async def _start_sse(self, conn: _Conn) -> bool:
+        headers = self._base_headers("text/event-stream; charset=utf-8")
+        headers += [
+            ("transfer-encoding", "chunked"),
+            ("connection", "keep-alive"),
+            ("cache-control", "no-cache"),
+        ]
+        return await conn.send_head(200, headers)
+
+    # ------------------------------------------------------------------ errors
+
+    def _auth_message(self, key: str | None) -> str:
+        if self.provider == "openai":
+            if not key:
+                return (
+                    "You didn't provide an API key. You need to provide your API key in an"
+                    " Authorization header using Bearer auth (i.e. Authorization: Bearer"
+                    " YOUR_KEY), or as the password field (with blank username) if you're"
+                    " accessing the API from your browser and are prompted for a username and"
+                    " password. You can obtain an API key from"
+                    " https://platform.openai.com/account/api-keys."
+                )
+            return (
+                f"Incorrect API key provided: {key}. You can find your API key at"
+                " https://platform.openai.com/account/api-keys."
+            )
+        if not key:
+            return "x-api-key header is required"
+        return f"invalid x-api-key: {key}"
+
+    async def _send_error(
+        self, conn: _Conn, status: int, kind: str, detail: str, *, close: bool = False
+    ) -> bool:
+        extra: list[tuple[str, str]] = []
+        if self.provider == "openai":
+            err: dict[str, Any]
+            if kind == "auth":
+                err = {
+                    "message": detail,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            elif kind == "rate_limit":
+                err = {
+                    "message": (
+                        f"Rate limit reached for {detail or 'gpt-4o'} in organization"
+                        " org-fakeupstream on requests per min (RPM): Limit 3, Used 3,"
+                        f" Requested 1. Please try again in {RETRY_AFTER_SECONDS}s. Visit"
+                        " https://platform.openai.com/account/rate-limits to learn more."
+                    ),
+                    "type": "requests",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+                extra = [
+                    ("retry-after", str(RETRY_AFTER_SECONDS)),
+                    ("x-ratelimit-remaining-requests", "0"),
+                    ("x-ratelimit-reset-requests", f"{RETRY_AFTER_SECONDS}s"),
+                ]
+            elif kind == "server":
+                err = {
+                    "message": (
+                        "The server had an error while processing your request. Sorry about that!"
+                    ),
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            elif kind == "bad_model":
+                err = {
+                    "message": (
+                        f"The model `{detail}` does not exist or you do not have access to it."
+                    ),
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "model_not_found",
+                }
+            else:  # not_found, invalid_request_error
+                err = {
+                    "message": detail,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            body: dict[str, Any] = {"error": err}
+        else:
+            if kind == "auth":
+                etype, msg = "authentication_error", detail
+            elif kind == "rate_limit":
+                etype = "rate_limit_error"
+                msg = (
+                    "This request would exceed the rate limit for your organization"
+                    " (fakeupstream) of 50 requests per minute. For details, refer to:"
+                    " https://docs.claude.com/en/api/rate-limits. You can see the response"
+                    " headers for current usage. Please reduce the prompt length or the maximum"
+                    " tokens requested, or try again later."
+                )
+                extra = [
+                    ("retry-after", str(RETRY_AFTER_SECONDS)),
+                    ("anthropic-ratelimit-requests-limit", "50"),
+                    ("anthropic-ratelimit-requests-remaining", "0"),
+                    ("x-should-retry", "true"),
+                ]
+            elif kind == "server":
+                etype, msg = "api_error", "Internal server error"
+            elif kind == "bad_model":
+                etype, msg = "not_found_error", f"model: {detail}"
+            elif kind == "not_found":
+                etype, msg = "not_found_error", detail
+            else:
+                etype, msg = "invalid_request_error", detail
+            body = {
+                "type": "error",
+                "error": {"type": etype, "message": msg},
+                "request_id": f"req_011C{_rand(20)}",
+            }
+        return await self._send_json(conn, status, body, extra, close=close)
+
+    # ------------------------------------------------------------------ streaming core
+
+    async def _emit_tokens(
+        self,
+        conn: _Conn,
+        tokens: list[str],
+        directives: Directives,
+        send_token: Callable[[str], Awaitable[bool]],
+    ) -> tuple[bool, int]:
+        """Send tokens; return (client still connected, tokens sent)."""
+        delay = directives.token_delay()
+        limit = ERROR_MID_AFTER if directives.fault == "error_mid" else len(tokens)
+        sent = 0
+        for tok in tokens[:limit]:
+            if await conn.sleep_or_disconnect(delay):
+                return False, sent
+            if not await send_token(tok):
+                return False, sent
+            sent += 1
+        return True, sent
+
+    async def _abandoned(self, conn: _Conn) -> bool:
+        self._bump("cancelled")
+        return False
+
+    # ------------------------------------------------------------------ OpenAI
+
+    async def _openai_stream(
+        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
+    ) -> bool:
+        cid = f"chatcmpl-{_rand(29)}"
+        created = int(time.time())
+        opts = body.get("stream_options")
+        opts = opts if isinstance(opts, dict) else {}
+        include_usage = opts.get("include_usage") is True
+        obfuscate = opts.get("include_obfuscation", True) is not False
+
+        def chunk(choices: list[dict[str, Any]], usage: Any = None, *, last: bool = False) -> bytes:
+            obj: dict[str, Any] = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "service_tier": "default",
+                "system_fingerprint": None,
+                "choices": choices,
+            }
+            if include_usage:
+                obj["usage"] = usage
+            if obfuscate and not last:
+                obj["obfuscation"] = _rand(secrets.randbelow(12) + 1)
+            return f"data: {_dumps(obj)}\n\n".encode()
+
+        def choice(delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
+            return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+
+        if not await self._start_sse(conn):
+            return await self._abandoned(conn)
+        first = chunk(choice({"role": "assistant", "content": "", "refusal": None}))
+        if not await conn.send_chunk(first):
+            return await self._abandoned(conn)
+        if d.fault == "hang":
+            await conn.wait_disconnect()
+            return await self._abandoned(conn)
+
+        async def send_token(tok: str) -> bool:
+            return await conn.send_chunk(chunk(choice({"content": tok})))
+
+        alive, _sent = await self._emit_tokens(conn, tokens, d, send_token)
+        if not alive:
+            return await self._abandoned(conn)
+        if d.fault == "error_mid":
+            err = {
+                "error": {
+                    "message": (
+                        "The server had an error while processing your request. Sorry about that!"
+                    ),
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            ok = await conn.send_chunk(f"data: {_dumps(err)}\n\n".encode())
+            if ok:
+                await conn.end_chunks()
+            self._bump("errored")
+            return False  # close the connection after a mid-stream failure
+        frames = [chunk(choice({}, "stop"))]
+        if include_usage:
+            prompt = _estimate_tokens(_all_text(body))
+            frames.append(chunk([], self._openai_usage(prompt, len(tokens)), last=True))
+        frames.append(b"data: [DONE]\n\n")
+        for frame in frames:
+            if not await conn.send_chunk(frame):
+                return await self._abandoned(conn)
+        if not await conn.end_chunks():
+            return await self._abandoned(conn)
+        self._bump("completed")
+        return True
+
+    @staticmethod
+    def _openai_usage(prompt: int, completion: int) -> dict[str, Any]:
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+    async def _openai_plain(
+        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
+    ) -> bool:
+        if await conn.sleep_or_disconnect(d.token_delay() * len(tokens)):
+            return await self._abandoned(conn)
+        prompt = _estimate_tokens(_all_text(body))
+        result = {
+            "id": f"chatcmpl-{_rand(29)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": "".join(tokens),
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": self._openai_usage(prompt, len(tokens)),
+            "service_tier": "default",
+            "system_fingerprint": None,
+        }
+        return await self._send_json(conn, 200, result)
+
+    # ------------------------------------------------------------------ Anthropic
+
+    @staticmethod
+    def _sse(event: str, data: dict[str, Any]) -> bytes:
+        return f"event: {event}\ndata: {_dumps(data)}\n\n".encode()
+
+    async def _anthropic_stream(
+        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
+    ) -> bool:
+        sse = self._sse
+        prompt = _estimate_tokens(_all_text(body))
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": f"msg_01{_rand(22)}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": prompt,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                    "cache_creation": {
+                        "ephemeral_5m_input_tokens": 0,
+                        "ephemeral_1h_input_tokens": 0,
+                    },
+                    "output_tokens": 1,
+                    "service_tier": "standard",
+                },
+            },
+        }
+        if not await self._start_sse(conn):
+            return await self._abandoned(conn)
+        if not await conn.send_chunk(sse("message_start", start)):
+            return await self._abandoned(conn)
+        if d.fault == "hang":
+            await conn.wait_disconnect()
+            return await self._abandoned(conn)
+        opening = sse(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ) + sse("ping", {"type": "ping"})
+        if not await conn.send_chunk(opening):
+            return await self._abandoned(conn)
+
+        async def send_token(tok: str) -> bool:
+            delta = {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": tok},
+            }
+            return await conn.send_chunk(sse("content_block_delta", delta))
+
+        alive, _sent = await self._emit_tokens(conn, tokens, d, send_token)
+        if not alive:
+            return await self._abandoned(conn)
+        if d.fault == "error_mid":
+            err = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            if await conn.send_chunk(sse("error", err)):
+                await conn.end_chunks()
+            self._bump("errored")
+            return False
+        closing = (
+            sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            + sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": len(tokens)},
+                },
+            )
+            + sse("message_stop", {"type": "message_stop"})
+        )
+        if not await conn.send_chunk(closing) or not await conn.end_chunks():
+            return await self._abandoned(conn)
+        self._bump("completed")
+        return True
+
+    async def _anthropic_plain(
+        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
+    ) -> bool:
+        if await conn.sleep_or_disconnect(d.token_delay() * len(tokens)):
+            return await self._abandoned(conn)
+        prompt = _estimate_tokens(_all_text(body))
+        result = {
+            "id": f"msg_01{_rand(22)}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": "".join(tokens)}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": prompt,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": len(tokens),
+                "service_tier": "standard",
+            },
+        }
+        return await self._send_json(conn, 200, result)
