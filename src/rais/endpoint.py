@@ -91,7 +91,7 @@ class ChatEndpoint:
     limits: Limits = field(default_factory=Limits)
     heartbeat: float | None = field(default_factory=lambda: _env_float("RAIS_HEARTBEAT", 15.0))
     timeout: float | None = None
-    max_retries: int | None = None
+    max_retries: int | None = field(default_factory=lambda: _env_int("RAIS_MAX_RETRIES"))
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -243,6 +243,11 @@ async def _sse(
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value else default
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
 
 
 def sse_headers(http_version: str | None) -> list[tuple[str, str]]:

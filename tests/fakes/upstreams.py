@@ -262,6 +262,7 @@ class _Conn:
         self.buf = bytearray()
         self.eof = False
         self.gone = asyncio.Event()
+        self.keep_alive = True  #: whether the current request allows connection reuse
         self._watch: asyncio.Task[None] | None = None
 
     # -- reading
@@ -648,6 +649,7 @@ class FakeUpstream:
 
     async def _serve(self, conn: _Conn, req: _Request) -> bool:
         """Answer one request; return False if the connection must close afterwards."""
+        conn.keep_alive = req.keep_alive
         path, _, query = req.target.partition("?")
         parsed: Any = None
         if req.body:
@@ -761,6 +763,7 @@ class FakeUpstream:
         close: bool = False,
     ) -> bool:
         data = _dumps(body).encode("utf-8")
+        close = close or not conn.keep_alive
         headers = self._base_headers("application/json")
         headers += extra or []
         headers += [
@@ -774,7 +777,7 @@ class FakeUpstream:
         headers = self._base_headers("text/event-stream; charset=utf-8")
         headers += [
             ("transfer-encoding", "chunked"),
-            ("connection", "keep-alive"),
+            ("connection", "keep-alive" if conn.keep_alive else "close"),
             ("cache-control", "no-cache"),
         ]
         return await conn.send_head(200, headers)

@@ -1,0 +1,15 @@
+"""Starlette. Serve: uvicorn integrations.starlette_app:app --host 0.0.0.0 --port 8000"""
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from rais.starlette import rais_endpoint
+
+app = Starlette(
+    routes=[Route("/api/chat", rais_endpoint(provider="openai"), methods=["POST"])],
+    middleware=[
+        Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    ],
+)

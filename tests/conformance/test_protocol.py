@@ -1,0 +1,238 @@
+"""The RAIS v1 behaviour every adapter must show, checked over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.conformance.conftest import API_KEY
+from tests.conformance.sse import Received, chat, parse_blocks, read_stream
+from tests.fakes.upstreams import FakeUpstream
+from tests.servers import RunningServer
+
+TERMINAL = {"done", "error"}
+
+
+def assert_well_formed(received: Received) -> None:
+    """One terminal event, last; ids 1..n; compact JSON; LF-only framing; no empty text."""
+    assert received.status == 200, received.raw
+    assert received.types, "no events"
+    assert received.types[-1] in TERMINAL
+    assert sum(t in TERMINAL for t in received.types) == 1
+    assert all(e["text"] for e in received.events if e["type"] == "text")
+    assert received.ids == [str(i) for i in range(1, len(received.events) + 1)]
+    raw = received.raw.decode()
+    assert "\r" not in raw
+    blocks, rest = parse_blocks(raw)
+    assert rest == ""
+    data_blocks = [b for b in blocks if not b.startswith(":")]
+    assert len(data_blocks) == len(received.events)
+    for block, event in zip(data_blocks, received.events):
+        id_line, data_line = block.split("\n")
+        assert id_line.startswith("id: ")
+        assert data_line == "data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_headers(server: RunningServer, client: httpx.Client) -> None:
+    received = chat(client, server.url, "[count:3]")
+    assert_well_formed(received)
+    headers = received.headers
+    assert headers["content-type"].split(";")[0] == "text/event-stream"
+    assert headers["cache-control"] == "no-cache"
+    assert headers["x-accel-buffering"] == "no"
+    assert "content-length" not in headers
+    if not server.spec.wsgi:  # WSGI apps may not send hop-by-hop headers; the server decides
+        assert headers["connection"].lower() == "keep-alive"
+
+
+def test_stream_text_and_framing(
+    server: RunningServer, client: httpx.Client, upstream: FakeUpstream
+) -> None:
+    received = chat(client, server.url, "[count:25]")
+    assert_well_formed(received)
+    assert received.types[-1] == "done"
+    assert received.text == "".join(f"t{i} " for i in range(25))
+    sent = upstream.requests[-1].json
+    assert sent["stream"] is True
+    assert sent["model"] == "gpt-4o-mini"
+    assert sent["messages"][-1] == {"role": "user", "content": "[count:25]"}
+
+
+def test_unicode_emoji_and_newlines_round_trip(server: RunningServer, client: httpx.Client) -> None:
+    tokens = ["héllo", " 世界", " 👩‍💻🚀", "\\nline two", ' "quoted"', " back\\\\slash", " \\t tab"]
+    received = chat(client, server.url, "[tokens:" + "|".join(tokens) + "]")
+    assert_well_formed(received)
+    expected = "".join(tokens).replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+    assert received.text == expected
+
+
+def test_tokens_are_flushed_as_they_arrive(server: RunningServer, client: httpx.Client) -> None:
+    received = chat(client, server.url, "[count:4][delay:0.4]")
+    assert_well_formed(received)
+    texts = [t for e, t in zip(received.events, received.arrivals) if e["type"] == "text"]
+    assert len(texts) == 4
+    # Buffered responses arrive in one burst at the end; streamed ones ~0.4 s apart.
+    assert texts[-1] - texts[0] > 0.9
+
+
+def test_long_stream_is_not_cut_by_response_timeouts(
+    server: RunningServer, client: httpx.Client
+) -> None:
+    # The servers run with QUART_RESPONSE_TIMEOUT=1: a 2.4 s answer must still complete.
+    received = chat(client, server.url, "[count:8][delay:0.3]")
+    assert_well_formed(received)
+    assert received.types[-1] == "done"
+    assert received.text == "".join(f"t{i} " for i in range(8))
+
+
+def test_idle_stream_gets_heartbeat_comments(server: RunningServer, client: httpx.Client) -> None:
+    received = chat(client, server.url, "[count:2][delay:1.2]")
+    assert_well_formed(received)
+    assert received.comments >= 2  # RAIS_HEARTBEAT=0.25 in the servers' environment
+
+
+@pytest.mark.parametrize("fault", ["[count:1000][delay:0.05]", "[fault:hang]"])
+def test_disconnect_cancels_upstream(
+    server: RunningServer, client: httpx.Client, upstream: FakeUpstream, fault: str
+) -> None:
+    before = upstream.cancelled
+    body = {"messages": [{"role": "user", "content": fault}]}
+    with client.stream("POST", server.url, json=body) as response:
+        assert response.status_code == 200
+        if "count" in fault:
+            received = Received(response.status_code, response.headers)
+            read_stream(response, received, max_events=2)
+            assert received.types == ["text", "text"]
+        started = time.monotonic()
+    assert upstream.wait_cancelled(before + 1, timeout=3.0), server.log()[-2000:]
+    assert time.monotonic() - started < 3.0
+
+
+def test_upstream_error_mid_stream_is_one_safe_error_event(
+    server: RunningServer, client: httpx.Client
+) -> None:
+    received = chat(client, server.url, "[fault:error_mid]")
+    assert_well_formed(received)
+    assert received.types == ["text", "text", "error"]
+    message = received.events[-1]["error"]
+    assert message and API_KEY not in message and "Traceback" not in message
+    assert API_KEY.encode() not in received.raw
+
+
+def test_bad_key_before_streaming_is_http_401_without_the_key(
+    server: RunningServer, client: httpx.Client
+) -> None:
+    received = chat(client, server.url, "[fault:401]")
+    assert received.status == 401
+    assert received.headers["content-type"].startswith("application/json")
+    assert received.json()["error"]["message"]
+    assert API_KEY.encode() not in received.raw
+
+
+def test_rate_limit_before_streaming_keeps_retry_after(
+    server: RunningServer, client: httpx.Client
+) -> None:
+    received = chat(client, server.url, "[fault:429]")
+    assert received.status == 429
+    assert received.headers["retry-after"] == "7"
+    assert "rate" in received.json()["error"]["message"].lower()
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"messages": []}', "application/json", 422),
+        (b'{"messages": [{"role": "robot", "content": "x"}]}', "application/json", 422),
+        (b'{"messages": [{"role": "user", "content": 5}]}', "application/json", 422),
+        (b"[1, 2]", "application/json", 422),
+        (b"messages=hi", "application/x-www-form-urlencoded", 415),
+        (
+            json.dumps({"messages": [{"role": "user", "content": "x" * 1_100_000}]}).encode(),
+            "application/json",
+            413,
+        ),
+    ],
+    ids=[
+        "bad-json",
+        "empty-messages",
+        "bad-role",
+        "non-string-content",
+        "not-object",
+        "form",
+        "too-big",
+    ],
+)
+def test_bad_input_gets_json_4xx_before_streaming(
+    server: RunningServer, client: httpx.Client, content: bytes, content_type: str, status: int
+) -> None:
+    response = client.post(server.url, content=content, headers={"Content-Type": content_type})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["message"]
+
+
+def test_get_is_405(server: RunningServer, client: httpx.Client) -> None:
+    assert client.get(server.url).status_code == 405
+
+
+def test_last_event_id_without_resume_is_204(server: RunningServer, client: httpx.Client) -> None:
+    received = chat(client, server.url, "hello", headers={"Last-Event-ID": "3"})
+    assert received.status == 204
+    assert received.raw == b""
+
+
+def test_cors_preflight_from_another_origin(server: RunningServer, client: httpx.Client) -> None:
+    response = client.options(
+        server.url,
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert 200 <= response.status_code < 300
+    assert response.headers["access-control-allow-origin"] in ("*", "http://localhost:3000")
+    allowed = response.headers.get("access-control-allow-headers", "").lower()
+    assert allowed == "*" or "content-type" in allowed
+    simple = client.post(
+        server.url,
+        json={"messages": [{"role": "user", "content": "[count:1]"}]},
+        headers={"Origin": "http://localhost:3000"},
+    )
+    assert simple.headers["access-control-allow-origin"] in ("*", "http://localhost:3000")
+
+
+def test_fifty_concurrent_streams_complete_intact(server: RunningServer) -> None:
+    async def one(http: httpx.AsyncClient, n: int) -> tuple[int, str, list[str]]:
+        tokens = [f"s{n}-{i} " for i in range(20)]
+        body = {
+            "messages": [
+                {"role": "user", "content": "[tokens:" + "|".join(tokens) + "][delay:0.01]"}
+            ]
+        }
+        events: list[dict[str, str]] = []
+        async with http.stream("POST", server.url, json=body) as response:
+            buffer = ""
+            async for chunk in response.aiter_text():
+                buffer += chunk
+                blocks, buffer = parse_blocks(buffer)
+                for block in blocks:
+                    for line in block.split("\n"):
+                        if line.startswith("data: "):
+                            events.append(json.loads(line[6:]))
+        text = "".join(e["text"] for e in events if e["type"] == "text")
+        return n, text, [e["type"] for e in events if e["type"] != "text"]
+
+    async def main() -> list[tuple[int, str, list[str]]]:
+        limits = httpx.Limits(max_connections=60)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            return await asyncio.gather(*(one(http, n) for n in range(50)))
+
+    for n, text, terminal in asyncio.run(main()):
+        assert text == "".join(f"s{n}-{i} " for i in range(20))
+        assert terminal == ["done"]
