@@ -98,6 +98,14 @@ SERVERS: tuple[ServerSpec, ...] = (
 SERVERS_BY_ID = {spec.id: spec for spec in SERVERS}
 
 
+def selected_servers() -> tuple[ServerSpec, ...]:
+    """All servers, or those of the frameworks named in ``RAIS_FRAMEWORKS`` (for nox)."""
+    wanted = {
+        name.strip() for name in os.environ.get("RAIS_FRAMEWORKS", "").split(",") if name.strip()
+    }
+    return tuple(spec for spec in SERVERS if not wanted or spec.framework in wanted)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

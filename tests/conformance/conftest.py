@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.fakes.upstreams import FakeUpstream
-from tests.servers import SERVERS, RunningServer, start_server
+from tests.servers import RunningServer, selected_servers, start_server
 
 API_KEY = "sk-test-conformance-4f9a2c71e8"
 SERVER_ENV = {
@@ -25,7 +25,7 @@ def upstream() -> Iterator[FakeUpstream]:
         yield fake
 
 
-@pytest.fixture(scope="session", params=SERVERS, ids=[spec.id for spec in SERVERS])
+@pytest.fixture(scope="session", params=selected_servers(), ids=lambda spec: spec.id)
 def server(request: pytest.FixtureRequest, upstream: FakeUpstream) -> Iterator[RunningServer]:
     running = start_server(request.param, {**SERVER_ENV, "OPENAI_BASE_URL": upstream.base_url})
     try:

@@ -31,7 +31,7 @@ def assert_well_formed(received: Received) -> None:
     assert rest == ""
     data_blocks = [b for b in blocks if not b.startswith(":")]
     assert len(data_blocks) == len(received.events)
-    for block, event in zip(data_blocks, received.events):
+    for block, event in zip(data_blocks, received.events, strict=True):
         id_line, data_line = block.split("\n")
         assert id_line.startswith("id: ")
         assert data_line == "data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False)
@@ -73,7 +73,9 @@ def test_unicode_emoji_and_newlines_round_trip(server: RunningServer, client: ht
 def test_tokens_are_flushed_as_they_arrive(server: RunningServer, client: httpx.Client) -> None:
     received = chat(client, server.url, "[count:4][delay:0.4]")
     assert_well_formed(received)
-    texts = [t for e, t in zip(received.events, received.arrivals) if e["type"] == "text"]
+    texts = [
+        t for e, t in zip(received.events, received.arrivals, strict=True) if e["type"] == "text"
+    ]
     assert len(texts) == 4
     # Buffered responses arrive in one burst at the end; streamed ones ~0.4 s apart.
     assert texts[-1] - texts[0] > 0.9
