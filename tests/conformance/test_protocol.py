@@ -17,6 +17,12 @@ from tests.servers import RunningServer
 TERMINAL = {"done", "error"}
 
 
+def django_version() -> tuple[int, ...]:
+    import django
+
+    return tuple(django.VERSION[:2])
+
+
 def assert_well_formed(received: Received) -> None:
     """One terminal event, last; ids 1..n; compact JSON; LF-only framing; no empty text."""
     assert received.status == 200, received.raw
@@ -99,8 +105,20 @@ def test_idle_stream_gets_heartbeat_comments(server: RunningServer, client: http
 
 @pytest.mark.parametrize("fault", ["[count:1000][delay:0.05]", "[fault:hang]"])
 def test_disconnect_cancels_upstream(
-    server: RunningServer, client: httpx.Client, upstream: FakeUpstream, fault: str
+    server: RunningServer,
+    client: httpx.Client,
+    upstream: FakeUpstream,
+    fault: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if server.spec.id == "django-uvicorn" and django_version() < (5, 0):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="Django < 5.0 under ASGI never tells a streaming response that the "
+                "client left (Django 5.0 listens for http.disconnect); use 5.0+ or WSGI",
+            )
+        )
     before = upstream.cancelled
     body = {"messages": [{"role": "user", "content": fault}]}
     with client.stream("POST", server.url, json=body) as response:
