@@ -1,0 +1,22 @@
+"""FastAPI: the RAIS endpoint as a router.
+
+Run:   OPENAI_API_KEY=sk-... python examples/fastapi_app.py       (http://127.0.0.1:8000/api/chat)
+Prod:  uvicorn examples.fastapi_app:app --host 0.0.0.0 --port 8000 --workers 4
+"""
+
+import os
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from rais.fastapi import rais_router
+
+app = FastAPI(title="rais on FastAPI")
+# Browsers call from another origin (React on :3000, API on :8000); list yours in production.
+app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+app.include_router(rais_router(provider="openai"))
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
