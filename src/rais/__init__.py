@@ -65,5 +65,9 @@ async def stream_response(
         max_retries=max_retries,
         options=options,
     )
-    async for event in rais_events(provider_stream(messages, config), secrets=(api_key,)):
-        yield "data: " + event.data + "\n\n"
+    events = rais_events(provider_stream(messages, config), secrets=(api_key,))
+    try:
+        async for event in events:
+            yield "data: " + event.data + "\n\n"
+    finally:  # a client that left cancels the upstream call now, not at garbage collection
+        await events.aclose()

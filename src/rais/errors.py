@@ -44,17 +44,30 @@ class UpstreamError(RaisError):
         self.retry_after = retry_after
 
 
-_PATTERNS = [
-    # provider and generic API keys: sk-..., sk-ant-..., gsk_..., xai-..., hf_...
-    re.compile(r"\b(?:sk|pk|rk|gsk|xai|hf|ghp|gho|glpat|AKIA)[-_][A-Za-z0-9_\-]{6,}"),
-    re.compile(
-        r"(?i)\b(bearer|basic|token|api[-_ ]?key|x-api-key|password|secret)\b"
-        r"(\s*[:=]\s*|\s+)[\"']?[^\s\"',;]{4,}"
+_KEEP_LABEL = r"\g<1>\g<2>[redacted]"
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # provider and generic API keys: sk-..., sk-ant-..., gsk_..., xai-..., hf_..., AWS
+    (re.compile(r"\b(?:sk|pk|rk|gsk|xai|hf|ghp|gho|glpat)[-_][A-Za-z0-9_\-]{6,}"), "[redacted]"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[redacted]"),
+    # "api_key=...", "password: ...": whatever follows the separator
+    (
+        re.compile(
+            r"(?i)\b(bearer|basic|token|api[-_ ]?key|x-api-key|password|secret)"
+            r"(\s*[:=]\s*[\"']?)[^\s\"',;]{4,}"
+        ),
+        _KEEP_LABEL,
     ),
-    re.compile(r"(?i)([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]+@"),  # user:pass@ in URLs
-    re.compile(r"(?:[A-Za-z]:\\|\\\\)[^\s\"']+"),  # Windows paths
-    re.compile(r"(?<![\w:/.])(?:~|\.{1,2})?/(?:[\w.\-]+/)+[\w.\-]*"),  # POSIX paths
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*"),  # JWTs
+    # "Bearer <credential>": the word after an auth scheme is always the secret
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]{8,}"), _KEEP_LABEL),
+    # "token abc123...": a following word only when it looks like a credential
+    (
+        re.compile(r"(?i)\b(token|api[-_ ]?key|x-api-key)(\s+)(?=[^\s\"',;]*\d)[^\s\"',;]{8,}"),
+        _KEEP_LABEL,
+    ),
+    (re.compile(r"(?i)([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]+@"), r"\g<1>[redacted]@"),
+    (re.compile(r"(?:[A-Za-z]:\\|\\\\)[^\s\"']+"), "[redacted]"),  # Windows paths
+    (re.compile(r"(?<![\w:/.])(?:~|\.{1,2})?/(?:[\w.\-]+/)+[\w.\-]*"), "[redacted]"),  # POSIX
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*"), "[redacted]"),
 ]
 _SECRET_NAME = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)")
 
@@ -70,13 +83,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in (*secrets, *_environment_secrets()):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    for i, pattern in enumerate(_PATTERNS):
-        if i == 1:
-            text = pattern.sub(lambda m: m.group(1) + m.group(2) + "[redacted]", text)
-        elif i == 2:
-            text = pattern.sub(lambda m: m.group(1) + "[redacted]@", text)
-        else:
-            text = pattern.sub("[redacted]", text)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 

@@ -80,6 +80,11 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); echoed back they would break the client.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_chat_request(
     body: bytes, content_type: str | None = None, limits: Limits | None = None
 ) -> ChatRequest:
@@ -90,8 +95,8 @@ def parse_chat_request(
     if not _is_json(content_type):
         raise RequestError(415, "The request body must be JSON (Content-Type: application/json).")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise RequestError(400, "The request body is not valid JSON.", detail=str(exc)) from None
     if not isinstance(data, dict):
         raise RequestError(422, "The request body must be a JSON object with a 'messages' list.")
@@ -106,7 +111,7 @@ def parse_chat_request(
         if not isinstance(message, dict):
             raise RequestError(422, f"{where} must be an object with 'role' and 'content'.")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # a list or dict is unhashable
             raise RequestError(
                 422,
                 f"{where}.role must be one of {', '.join(sorted(ROLES))}.",

@@ -6,6 +6,10 @@ one clear ``error`` event with the install hint, not an ImportError at start-up.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
+import inspect
 import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -66,11 +70,29 @@ def resolve_provider(name: str) -> StreamFn:
     return stream
 
 
+def preload_sdk(name: str) -> None:
+    """Import a provider's SDK now (at app start-up), not on the event loop mid-request.
+
+    The first ``import openai`` takes about a second; done lazily inside a stream it
+    would stall every other stream on that server once. A missing SDK is reported
+    per stream, with the install hint, so it is not an error here.
+    """
+    if name in KEY_VARIABLES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
     """Stream text from the configured provider (errors surface as :class:`RaisError`)."""
     stream = resolve_provider(config.provider)
-    async for chunk in stream(messages, config):
-        yield chunk
+    chunks = stream(messages, config)
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:  # close the SDK stream (and its HTTP call) now, not when garbage collected
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def missing_sdk(package: str) -> RaisError:
@@ -98,6 +120,22 @@ def cached_client(key: tuple[Any, ...], factory: Callable[[], Any]) -> Any:
     if client is None:
         client = per_loop[key] = factory()
     return client
+
+
+@functools.lru_cache(maxsize=16)
+def _parameters(method: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(method).parameters)
+
+
+def sdk_options(method: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` as SDK keyword arguments; ones the SDK method has no parameter for
+    (e.g. ``temperature`` in SDKs that dropped it) go in the request body via ``extra_body``."""
+    accepted = _parameters(getattr(method, "__func__", method))
+    known = {key: value for key, value in options.items() if key in accepted}
+    unknown = {key: value for key, value in options.items() if key not in accepted}
+    if unknown:
+        known["extra_body"] = {**unknown, **(options.get("extra_body") or {})}
+    return known
 
 
 def retry_after(exc: Any) -> str | None:

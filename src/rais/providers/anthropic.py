@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from . import Messages, ProviderConfig, cached_client, missing_key, missing_sdk, text_of
+from . import (
+    Messages,
+    ProviderConfig,
+    cached_client,
+    missing_key,
+    missing_sdk,
+    sdk_options,
+    text_of,
+)
 from ._errors import upstream_error
 
 
@@ -51,7 +59,7 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
         "model": config.resolved_model,
         "max_tokens": config.max_tokens,
         "messages": turns,
-        **config.options,
+        **sdk_options(client.messages.stream, config.options),
     }
     if system:
         request["system"] = system

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from . import Messages, ProviderConfig, cached_client, missing_key, missing_sdk, text_of
+from . import (
+    Messages,
+    ProviderConfig,
+    cached_client,
+    missing_key,
+    missing_sdk,
+    sdk_options,
+    text_of,
+)
 from ._errors import upstream_error
 
 
@@ -46,7 +54,7 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
             model=config.resolved_model,
             messages=to_openai_messages(messages, config.system),
             stream=True,
-            **config.options,
+            **sdk_options(client.chat.completions.create, config.options),
         )
         async with response:
             async for chunk in response:
