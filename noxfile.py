@@ -74,5 +74,6 @@ def conformance(session: nox.Session, framework: str, versions: str) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    """The benchmarks (``-- --quick`` for a short run); see bench/README.md."""
+    session.install("-e", ".[bench]")
     session.run("python", "-m", "bench", *session.posargs)

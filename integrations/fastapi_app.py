@@ -7,4 +7,4 @@ from rais.fastapi import rais_router
 
 app = FastAPI(title="rais on FastAPI")
 app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
-app.include_router(rais_router(provider="openai"))
+app.include_router(rais_router(provider="openai", websocket_path="/api/chat/ws"))

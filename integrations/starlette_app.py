@@ -3,12 +3,15 @@
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from rais.starlette import rais_endpoint
+from rais.starlette import rais_endpoint, rais_websocket_endpoint
 
 app = Starlette(
-    routes=[Route("/api/chat", rais_endpoint(provider="openai"), methods=["POST"])],
+    routes=[
+        Route("/api/chat", rais_endpoint(provider="openai"), methods=["POST"]),
+        WebSocketRoute("/api/chat/ws", rais_websocket_endpoint(provider="openai")),
+    ],
     middleware=[
         Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     ],

@@ -1,8 +1,9 @@
-"""Turn a core :class:`~rais.endpoint.Reply` into a Starlette response (FastAPI shares it)."""
+"""Starlette glue, shared with FastAPI: a core Reply as a response, a WebSocket as a transport."""
 
 from __future__ import annotations
 
 from starlette.responses import Response, StreamingResponse
+from starlette.websockets import WebSocket
 
 from .endpoint import Reply
 
@@ -11,3 +12,26 @@ def to_response(reply: Reply) -> Response:
     if reply.stream is None:
         return Response(reply.body, reply.status, headers=dict(reply.headers))
     return StreamingResponse(reply.stream, reply.status, headers=dict(reply.headers))
+
+
+class StarletteWebSocket:
+    """Bridge a Starlette (or FastAPI) ``WebSocket`` to the core's transport."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def accept(self) -> None:
+        await self.websocket.accept()
+
+    async def receive(self) -> str | bytes | None:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return text if text is not None else bytes(message.get("bytes") or b"")
+
+    async def send(self, text: str) -> None:
+        await self.websocket.send_text(text)
+
+    async def close(self, code: int) -> None:
+        await self.websocket.close(code)

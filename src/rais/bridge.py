@@ -10,11 +10,13 @@ stream on the loop, which cancels the upstream call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["iterate_sync", "run_sync"]
+__all__ = ["iterate_sync", "run_sync", "stream_sync"]
 
 T = TypeVar("T")
 
@@ -59,6 +61,95 @@ def iterate_sync(iterator: AsyncIterator[T]) -> Iterator[T]:
     finally:
         if not finished and isinstance(iterator, AsyncGenerator):
             asyncio.run_coroutine_threadsafe(iterator.aclose(), loop).result(timeout=10)
+
+
+class _Relay:
+    """Chunks handed from the loop thread to one request thread (a bounded read-ahead)."""
+
+    def __init__(self, ahead: int) -> None:
+        self.ahead = ahead
+        self.chunks: deque[bytes] = deque()
+        self.lock = threading.Condition(threading.Lock())
+        self.done = False
+        self.error: BaseException | None = None
+        self.room: asyncio.Future[None] | None = None  #: the pump waits here when full
+        self.started = False  #: the relay task has begun (so it will close the stream)
+        self.closed = threading.Event()  #: the stream is closed (its cleanup ran)
+
+    def make_room(self) -> None:  # on the loop
+        if self.room is not None and not self.room.done():
+            self.room.set_result(None)
+
+
+async def _relay(stream: AsyncIterator[bytes], relay: _Relay) -> None:
+    loop = asyncio.get_running_loop()
+    relay.started = True
+    try:
+        async for chunk in stream:
+            with relay.lock:
+                relay.chunks.append(chunk)
+                full = len(relay.chunks) >= relay.ahead
+                if full:
+                    relay.room = loop.create_future()
+                relay.lock.notify()
+            if full and relay.room is not None:
+                await relay.room
+    except asyncio.CancelledError:
+        pass  # the request thread stopped reading (client gone)
+    except BaseException as exc:  # raised in the request thread
+        relay.error = exc
+    finally:
+        with relay.lock:
+            relay.done = True
+            relay.lock.notify()
+        try:
+            await _close(stream)
+        finally:
+            relay.closed.set()
+
+
+async def _close(stream: AsyncIterator[bytes]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
+def stream_sync(stream: AsyncIterator[bytes], *, ahead: int = 8) -> Iterator[bytes]:
+    """Iterate an async byte stream from a sync thread, for a WSGI response body.
+
+    Unlike :func:`iterate_sync`, the stream runs ahead by up to ``ahead`` chunks on
+    the shared loop, and chunks that are already there are written as one: the loop
+    and the request thread signal each other only when one waits for the other,
+    rather than twice per chunk. Closing it (the WSGI server does on disconnect)
+    closes the stream before returning, which cancels the upstream call.
+    """
+    loop = _shared_loop()
+    relay = _Relay(ahead)
+    task = asyncio.run_coroutine_threadsafe(_relay(stream, relay), loop)
+    try:
+        while True:
+            with relay.lock:
+                while not relay.chunks and not relay.done:
+                    relay.lock.wait()
+                chunks = list(relay.chunks)
+                relay.chunks.clear()
+                done, error = relay.done, relay.error
+                if relay.room is not None and not relay.room.done():
+                    loop.call_soon_threadsafe(relay.make_room)
+            if chunks:
+                yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if done:
+                if error is not None:
+                    raise error
+                return
+    finally:
+        if not relay.done:
+            task.cancel()  # cancels the relay task on the loop: it closes the stream
+        if not relay.started and task.cancelled():  # it never ran: close the stream here
+            asyncio.run_coroutine_threadsafe(_close(stream), loop)
+        else:
+            relay.closed.wait(10)
 
 
 async def run_on_bridge(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from .bridge import iterate_sync, run_on_bridge
+from .bridge import run_on_bridge, stream_sync
 from .endpoint import ChatEndpoint, Reply
+from .websocket import WebSocketApp, asgi_websocket_app
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .endpoint import EndpointOptions
 
-__all__ = ["rais_view"]
+__all__ = ["rais_view", "rais_websocket"]
 
 View = Callable[..., Awaitable[HttpResponseBase]]
 
@@ -47,9 +48,17 @@ def rais_view(**options: Unpack[EndpointOptions]) -> View:
     return chat
 
 
+def rais_websocket(**options: Unpack[EndpointOptions]) -> WebSocketApp:
+    """The RAIS WebSocket as an ASGI app, for Channels' routing (Django itself speaks no WebSocket):
+
+    ``ProtocolTypeRouter({"websocket": URLRouter([path("api/chat/ws", rais_websocket(...))])})``
+    """
+    return asgi_websocket_app(ChatEndpoint(**options))
+
+
 def to_response(reply: Reply, *, wsgi: bool) -> HttpResponseBase:
     headers = dict(reply.headers)
     if reply.stream is None:
         return HttpResponse(reply.body, status=reply.status, headers=headers)
-    stream = iterate_sync(reply.stream) if wsgi else reply.stream
+    stream = stream_sync(reply.stream) if wsgi else reply.stream
     return StreamingHttpResponse(stream, status=reply.status, headers=headers)

@@ -7,11 +7,19 @@ are removed. The full exception is logged server-side instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
 
-__all__ = ["RaisError", "UpstreamError", "redact", "safe_message"]
+__all__ = [
+    "RaisError",
+    "RedactingFilter",
+    "UpstreamError",
+    "redact",
+    "redacted_traceback",
+    "safe_message",
+]
 
 GENERIC_MESSAGE = "The response failed because of an internal error."
 MAX_MESSAGE = 300
@@ -100,3 +108,35 @@ def safe_message(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
     if len(line) > MAX_MESSAGE:
         line = line[: MAX_MESSAGE - 1] + "…"
     return line or GENERIC_MESSAGE
+
+
+def redacted_traceback(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    """``exc``'s traceback for the server log, with every exception message redacted.
+
+    SDK errors quote what they were sent (an upstream may echo the API key in a 401),
+    so messages are redacted like client-facing ones; frame lines (file, line, code)
+    are kept as they are, since they carry no values.
+    """
+    import traceback  # only when something failed
+
+    secrets = tuple(secrets)
+    chunks = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return "".join(
+        chunk if chunk.startswith('  File "') else redact(chunk, secrets) for chunk in chunks
+    ).rstrip()
+
+
+class RedactingFilter(logging.Filter):
+    """Pre-render a record's exception with :func:`redacted_traceback` (as ``exc_text``).
+
+    Formatters print ``exc_text`` instead of formatting ``exc_info`` again, so log
+    lines carry the redacted traceback while handlers that want the exception object
+    still get it. A caller that knows more secrets passes its own rendering as
+    ``extra={"rais_exc_text": redacted_traceback(exc, secrets)}``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            text = getattr(record, "rais_exc_text", None)
+            record.exc_text = text or redacted_traceback(record.exc_info[1])
+        return True

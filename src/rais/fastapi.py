@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.params import Depends
 from starlette.responses import Response
 
-from ._asgi import to_response
+from ._asgi import StarletteWebSocket, to_response
 from .endpoint import ChatEndpoint
 from .request import CHAT_REQUEST_SCHEMA
+from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -40,9 +41,14 @@ def rais_router(
     prefix: str = "",
     dependencies: Sequence[Depends] | None = None,
     tags: list[str | Enum] | None = None,
+    websocket_path: str | None = None,
     **options: Unpack[EndpointOptions],
 ) -> APIRouter:
-    """An APIRouter serving ``POST {prefix}{path}``; ``dependencies`` run before streaming."""
+    """An APIRouter serving ``POST {prefix}{path}``; ``dependencies`` run before streaming.
+
+    With ``websocket_path`` (e.g. ``"/api/chat/ws"``) it also serves the RAIS WebSocket
+    transport there, with the same endpoint.
+    """
     endpoint = ChatEndpoint(**options)
     router = APIRouter(prefix=prefix, dependencies=dependencies, tags=tags or ["rais"])
 
@@ -66,5 +72,11 @@ def rais_router(
             http_version=request.scope.get("http_version", "1.1"),
         )
         return to_response(reply)
+
+    if websocket_path is not None:
+
+        @router.websocket(websocket_path)
+        async def chat_ws(websocket: WebSocket) -> None:
+            await serve_websocket(endpoint, StarletteWebSocket(websocket))
 
     return router

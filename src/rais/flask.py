@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
 
-from .bridge import iterate_sync, run_sync
+from .bridge import run_sync, stream_sync
 from .endpoint import ChatEndpoint, Reply, sse_reply
 from .pipeline import Source
 
@@ -57,6 +57,4 @@ def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response
 def to_response(reply: Reply) -> Response:
     if reply.stream is None:
         return Response(reply.body, reply.status, reply.headers)
-    return Response(
-        iterate_sync(reply.stream), reply.status, reply.headers, direct_passthrough=True
-    )
+    return Response(stream_sync(reply.stream), reply.status, reply.headers, direct_passthrough=True)

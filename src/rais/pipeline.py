@@ -30,12 +30,14 @@ from collections.abc import (
 )
 from typing import Any, TypeAlias
 
-from .errors import safe_message
-from .events import DONE, HEARTBEAT, Event, error_event, event_from_dict, text_event
+from . import shutdown
+from .errors import RaisError, RedactingFilter, redacted_traceback, safe_message
+from .events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
 
-__all__ = ["Item", "Source", "rais_events", "with_heartbeats"]
+__all__ = ["EventFeed", "Item", "Source", "rais_events", "with_heartbeats"]
 
 logger = logging.getLogger("rais")
+logger.addFilter(RedactingFilter())
 
 #: What a source may yield: text chunks, event dicts, ``rais_event`` strings or Events.
 Item: TypeAlias = "str | dict[str, Any] | Event"
@@ -66,23 +68,31 @@ async def rais_events(
                     continue
                 if item.startswith("data: ") and item.endswith("\n\n"):
                     for event in _decode_encoded(item):
-                        yield event
                         if event.terminal:
+                            yield _final(event, secrets)
                             return
+                        yield event
                     continue
                 yield text_event(item)
                 continue
             converted = _to_event(item)
             if converted is None:
                 continue
-            yield converted
             if converted.terminal:
+                yield _final(converted, secrets)
                 return
+            yield converted
     except Exception as exc:  # every failure becomes exactly one safe error event
         if failures is not None:
             failures.append(exc)
         ref = uuid.uuid4().hex[:8]
-        logger.error("rais stream failed (ref %s)", ref, exc_info=exc)
+        # Logged with a redacted rendering of the traceback: SDK errors can quote the key.
+        logger.error(
+            "rais stream failed (ref %s)",
+            ref,
+            exc_info=exc,
+            extra={"rais_exc_text": redacted_traceback(exc, secrets)},
+        )
         message = safe_message(exc, secrets)
         if not hasattr(exc, "status"):
             message = f"{message} (ref {ref})"
@@ -94,9 +104,19 @@ async def rais_events(
     yield DONE
 
 
+def _final(event: Event, secrets: Iterable[str | None]) -> Event:
+    """A source's own ``error`` event goes through the same redaction as an exception."""
+    if event.type != "error":
+        return event
+    message = json.loads(event.data).get("error")
+    return error_event(safe_message(RaisError(str(message)), secrets))
+
+
 def _to_event(item: Any) -> Event | None:
     if isinstance(item, Event):
-        if item is HEARTBEAT or (item.type == "text" and item.data == text_event("").data):
+        if item.type in RESERVED_TYPES or item.type == "heartbeat":
+            return None
+        if item.type == "text" and item.data == text_event("").data:
             return None
         return item
     if isinstance(item, dict):
@@ -177,58 +197,142 @@ async def _from_blocking(iterator: Iterator[Item]) -> AsyncIterator[Item]:
                 _pool().submit(close_quietly)
 
 
+class EventFeed:
+    """The buffer between a stream's producer task and its consumer.
+
+    :func:`with_heartbeats` yields events one at a time; a consumer that writes to a
+    socket can also take every event already produced with :meth:`ready`, so a fast
+    source goes out in a few large writes instead of one per token (tokens are still
+    written as soon as they exist: nothing waits to fill a batch). :meth:`stop` ends
+    the stream from outside, e.g. on server shutdown.
+    """
+
+    __slots__ = (
+        "buffer",
+        "consumer",
+        "ended",
+        "failure",
+        "finished",
+        "limit",
+        "producer",
+        "stop_event",
+    )
+
+    def __init__(self, limit: int = 64) -> None:
+        self.buffer: list[Event] = []  # a list: near-empty most of the time, and small then
+        self.limit = limit  #: events buffered ahead of a slow client, at most
+        self.finished = False  #: the producer is done (end of source or failure)
+        self.failure: BaseException | None = None
+        self.stop_event: Event | None = None
+        self.ended = False  #: a terminal event has been taken
+        self.consumer: asyncio.Future[None] | None = None  #: set while the consumer waits
+        self.producer: asyncio.Future[None] | None = None  #: set while the producer waits
+
+    def ready(self) -> list[Event]:
+        """Take every event produced so far without waiting, up to a terminal one."""
+        if not self.buffer or self.ended:
+            return []
+        items = list(self.buffer)
+        self.buffer.clear()
+        _wake(self.producer)
+        for i, event in enumerate(items):
+            if event.terminal:
+                self.ended = True
+                return items[: i + 1]
+        return items
+
+    def stop(self, event: Event) -> None:
+        """End the stream with ``event`` (an ``error``) as soon as the consumer next reads."""
+        if self.stop_event is None and not self.ended:
+            self.stop_event = event
+            _wake(self.consumer)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
 async def with_heartbeats(
-    events: AsyncGenerator[Event, None], interval: float | None
+    events: AsyncGenerator[Event, None], interval: float | None, *, feed: EventFeed | None = None
 ) -> AsyncGenerator[Event, None]:
     """Interleave ``HEARTBEAT`` whenever ``events`` has been idle for ``interval`` seconds.
 
-    The source runs in its own task feeding a small queue; one timer per interval
-    (not per event) decides when to ping, so the per-token cost stays a queue hop.
+    The source runs in its own task feeding a bounded buffer (``feed``; a slow client
+    holds at most ``feed.limit`` events); one timer per interval (not per event)
+    decides when to ping, so the per-token cost stays a buffer hop. The stream is
+    registered with :mod:`rais.shutdown`, which ends it if the server shuts down.
     """
-    if not interval or interval <= 0:
-        async for event in events:
-            yield event
-        return
-
+    feed = feed if feed is not None else EventFeed()
     loop = asyncio.get_running_loop()
-    timer: asyncio.TimerHandle
-    queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue(maxsize=64)
-    last_put = loop.time()
+    beat = interval if interval and interval > 0 else None
+    timer: asyncio.TimerHandle | None = None
+    last = loop.time()
 
     async def pump() -> None:
-        nonlocal last_put
+        nonlocal last
+        buffer = feed.buffer
         try:
             async for event in events:
-                last_put = loop.time()
-                await queue.put(event)
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            await queue.put(exc)
-            return
-        await queue.put(None)
+                buffer.append(event)
+                last = loop.time()
+                _wake(feed.consumer)
+                while len(buffer) >= feed.limit:  # a slow client: wait for room
+                    feed.producer = loop.create_future()
+                    await feed.producer
+        except asyncio.CancelledError:  # the consumer left
+            raise
+        except BaseException as exc:  # handed to the consumer, raised there
+            feed.failure = exc
+        finally:
+            feed.finished = True
+            _wake(feed.consumer)
 
     def tick() -> None:
-        nonlocal timer, last_put
-        idle = loop.time() - last_put
-        if idle >= interval * 0.999 and not queue.full():
-            queue.put_nowait(HEARTBEAT)
-            last_put = loop.time()
-            idle = 0.0
-        timer = loop.call_later(interval - idle, tick)
+        nonlocal timer, last
+        assert beat is not None
+        idle = loop.time() - last
+        delay = beat - idle
+        if idle >= beat * 0.999:
+            if not feed.finished and len(feed.buffer) < feed.limit:
+                feed.buffer.append(HEARTBEAT)
+                _wake(feed.consumer)
+            last = loop.time()
+            delay = beat
+        timer = loop.call_later(delay, tick)
 
-    timer = loop.call_later(interval, tick)
+    if beat is not None:
+        timer = loop.call_later(beat, tick)
     task = loop.create_task(pump())
+    shutdown.register(feed, feed.stop)
     try:
         while True:
-            item = await queue.get()
-            if item is None:
+            while not feed.buffer or feed.stop_event is not None:
+                if feed.stop_event is not None:
+                    feed.ended = True
+                    yield feed.stop_event
+                    return
+                if feed.finished:
+                    if feed.failure is not None:
+                        raise feed.failure
+                    return
+                feed.consumer = loop.create_future()
+                try:
+                    await feed.consumer
+                finally:
+                    feed.consumer = None
+            event = feed.buffer.pop(0)
+            if feed.producer is not None and len(feed.buffer) <= feed.limit // 2:
+                _wake(feed.producer)
+            if event.terminal:
+                feed.ended = True
+                yield event
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if item.terminal:
-                return
+            yield event
     finally:
-        timer.cancel()
+        shutdown.unregister(feed)
+        if timer is not None:
+            timer.cancel()
         if not task.done():
             task.cancel()
         with contextlib.suppress(BaseException):

@@ -6,14 +6,16 @@ opt out of it, since a long answer is not a hung one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, request, websocket
 
 from .endpoint import ChatEndpoint, Reply, sse_reply
 from .pipeline import Source
+from .websocket import serve_websocket
 
 if TYPE_CHECKING:
+    from quart.wrappers import Websocket
     from typing_extensions import Unpack
 
     from .endpoint import EndpointOptions
@@ -26,9 +28,10 @@ def rais_blueprint(
     *,
     name: str = "rais",
     url_prefix: str | None = None,
+    websocket_path: str | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Blueprint:
-    """A blueprint serving ``POST {url_prefix}{path}``."""
+    """A blueprint serving ``POST {url_prefix}{path}``, and the WebSocket at ``websocket_path``."""
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
@@ -40,6 +43,14 @@ def rais_blueprint(
         )
         return to_response(reply)
 
+    if websocket_path is not None:
+
+        @blueprint.websocket(websocket_path)
+        async def chat_ws() -> None:
+            # Quart cancels this handler when the client leaves, which stops the stream.
+            socket = cast("Websocket", websocket._get_current_object())  # type: ignore[attr-defined]
+            await serve_websocket(endpoint, QuartWebSocket(socket))
+
     return blueprint
 
 
@@ -48,6 +59,25 @@ async def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Re
     return to_response(
         await sse_reply(source, heartbeat=heartbeat, http_version=request.http_version)
     )
+
+
+class QuartWebSocket:
+    """Bridge Quart's ``websocket`` to the core's transport."""
+
+    def __init__(self, socket: Websocket) -> None:
+        self.socket = socket
+
+    async def accept(self) -> None:
+        await self.socket.accept()
+
+    async def receive(self) -> str | bytes | None:
+        return await self.socket.receive()
+
+    async def send(self, text: str) -> None:
+        await self.socket.send(text)
+
+    async def close(self, code: int) -> None:
+        await self.socket.close(code)
 
 
 def to_response(reply: Reply) -> Response:

@@ -7,17 +7,19 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
-from ._asgi import to_response
+from ._asgi import StarletteWebSocket, to_response
 from .endpoint import ChatEndpoint, sse_reply
 from .pipeline import Source
+from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .endpoint import EndpointOptions
 
-__all__ = ["rais_endpoint", "rais_response"]
+__all__ = ["rais_endpoint", "rais_response", "rais_websocket_endpoint"]
 
 
 def rais_endpoint(**options: Unpack[EndpointOptions]) -> Callable[[Request], Awaitable[Response]]:
@@ -34,6 +36,18 @@ def rais_endpoint(**options: Unpack[EndpointOptions]) -> Callable[[Request], Awa
         return to_response(reply)
 
     return chat
+
+
+def rais_websocket_endpoint(
+    **options: Unpack[EndpointOptions],
+) -> Callable[[WebSocket], Awaitable[None]]:
+    """A WebSocket endpoint for ``WebSocketRoute("/api/chat/ws", ...)`` (same options)."""
+    endpoint = ChatEndpoint(**options)
+
+    async def chat_ws(websocket: WebSocket) -> None:
+        await serve_websocket(endpoint, StarletteWebSocket(websocket))
+
+    return chat_ws
 
 
 async def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response:

@@ -1,0 +1,1 @@
+"""Benchmarks for rais: ``python -m bench`` (``--quick`` for a ~30 s run). See bench/README.md."""

@@ -1,0 +1,12 @@
+"""Benchmark twins of ``integrations/``: the same wiring, with a fast local token source.
+
+Each app serves three routes so that one server process measures all of them:
+
+- ``/api/chat``: the rais adapter, ``handler=`` :func:`bench.apps.source.tokens`;
+- ``/ceiling``: the framework's own hand-written streaming response of pre-encoded
+  RAIS frames (what a careful developer writes without rais: the upper bound);
+- ``/sse-starlette`` (Starlette only): sse-starlette's ``EventSourceResponse``.
+
+The body's last message is a spec like ``count=1000;interval=0;stamp=0`` (see
+:func:`bench.apps.source.parse_spec`).
+"""

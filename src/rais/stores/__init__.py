@@ -1,0 +1,16 @@
+"""Stores for resumable streams: in-process (one worker) and Redis (any number of workers)."""
+
+from __future__ import annotations
+
+from .base import DEFAULT_TTL, StoreUnavailable, StreamStore, resume_ttl
+from .memory import InMemoryStore
+from .redis import RedisStore
+
+__all__ = [
+    "DEFAULT_TTL",
+    "InMemoryStore",
+    "RedisStore",
+    "StoreUnavailable",
+    "StreamStore",
+    "resume_ttl",
+]

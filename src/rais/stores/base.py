@@ -1,0 +1,54 @@
+"""What a resumable-stream store must do, and the error it raises when it cannot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from ..events import Event
+
+__all__ = ["DEFAULT_TTL", "StoreUnavailable", "StreamStore", "resume_ttl"]
+
+#: Seconds a stream stays resumable after its last event (``RAIS_RESUME_TTL``).
+DEFAULT_TTL = 300.0
+
+
+def resume_ttl() -> float:
+    """The retention window: ``RAIS_RESUME_TTL`` seconds, or :data:`DEFAULT_TTL`."""
+    value = os.environ.get("RAIS_RESUME_TTL")
+    return float(value) if value else DEFAULT_TTL
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (Redis down, hung or refusing); never carries secrets."""
+
+
+@runtime_checkable
+class StreamStore(Protocol):
+    """Append-only event logs, one per stream, that expire ``ttl`` seconds after their last write.
+
+    Positions count from 1 within a stream. A store keeps the already-encoded
+    :class:`~rais.events.Event` (type + compact JSON) so the hot path never re-encodes.
+    Every method raises :class:`StoreUnavailable` when the backend cannot be reached.
+    """
+
+    ttl: float
+
+    async def start(self, stream_id: str) -> None:
+        """Register a new, empty stream, so readers can wait on it before its first event."""
+
+    async def append(self, stream_id: str, after: int, events: Sequence[Event]) -> None:
+        """Store ``events`` at positions ``after + 1 ...``; a terminal event finishes the stream."""
+
+    async def read(self, stream_id: str, after: int, wait: float) -> list[Event] | None:
+        """The events after position ``after``, in order and without gaps.
+
+        Waits up to ``wait`` seconds for new events when there are none yet, then
+        returns ``[]``. Returns ``None`` when nothing after ``after`` can ever be read:
+        the stream is unknown or expired, ``after`` is past its end, the stream already
+        ended at ``after``, or events after ``after`` were trimmed away.
+        """
+
+    async def aclose(self) -> None:
+        """Release connections held for the running event loop."""

@@ -1,0 +1,143 @@
+"""The in-process store: resume within one worker, bounded in streams, events and time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from ..events import Event
+from .base import resume_ttl
+
+__all__ = ["InMemoryStore"]
+
+
+class _Log:
+    """One stream: a list of events starting at position ``first``, and who waits on it."""
+
+    __slots__ = ("done", "events", "expires", "first", "waiters")
+
+    def __init__(self, first: int, expires: float) -> None:
+        self.events: list[Event] = []
+        self.first = first
+        self.done = False
+        self.expires = expires
+        self.waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.events) - 1
+
+    def wake(self) -> None:
+        if not self.waiters:
+            return
+        waiters, self.waiters = self.waiters, []
+        running = asyncio.get_running_loop()
+        for waiter in waiters:
+            loop = waiter.get_loop()
+            if loop is running:
+                _resolve(waiter)
+            else:  # a reader on another thread's loop (e.g. the WSGI bridge)
+                loop.call_soon_threadsafe(_resolve, waiter)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class InMemoryStore:
+    """Resumable streams for a single worker process (the default for ``resume=True``).
+
+    A reconnect must reach the same process; behind a load balancer with several
+    workers use :class:`~rais.stores.redis.RedisStore`. Memory is bounded: at most
+    ``max_streams`` streams (the least recently written are evicted first), the last
+    ``max_events`` events per stream, and each stream expires ``ttl`` seconds after
+    its last event.
+    """
+
+    def __init__(
+        self, *, ttl: float | None = None, max_streams: int = 10_000, max_events: int = 10_000
+    ) -> None:
+        self.ttl = resume_ttl() if ttl is None else ttl
+        self.max_streams = max_streams
+        self.max_events = max_events
+        # Ordered by last write, so expired streams are always at the front.
+        self._logs: OrderedDict[str, _Log] = OrderedDict()
+        self._lock = threading.Lock()  # a store may be shared by the bridge loop and another
+
+    async def start(self, stream_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._purge(now)
+            while len(self._logs) >= self.max_streams:
+                _, evicted = self._logs.popitem(last=False)
+                evicted.wake()
+            self._logs[stream_id] = _Log(1, now + self.ttl)
+
+    async def append(self, stream_id: str, after: int, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        now = time.monotonic()
+        with self._lock:
+            log = self._logs.get(stream_id)
+            if log is None or log.last != after:  # expired or evicted meanwhile: start over
+                log = self._logs[stream_id] = _Log(after + 1, now)
+            log.events.extend(events)
+            excess = len(log.events) - self.max_events
+            if excess > self.max_events // 8:  # trim in chunks: amortised O(1) per event
+                del log.events[:excess]
+                log.first += excess
+            log.done = events[-1].terminal
+            log.expires = now + self.ttl
+            self._logs.move_to_end(stream_id)
+            log.wake()
+
+    async def read(self, stream_id: str, after: int, wait: float) -> list[Event] | None:
+        waited = False
+        while True:
+            with self._lock:
+                log = self._live(stream_id, time.monotonic())
+                if log is None or after > log.last or after < log.first - 1:
+                    return None
+                if after < log.last:
+                    return log.events[after - log.first + 1 :]
+                if log.done:
+                    return None
+                if wait <= 0 or waited:
+                    return []
+                waiter = asyncio.get_running_loop().create_future()
+                log.waiters.append(waiter)
+            timer = waiter.get_loop().call_later(wait, _resolve, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                with self._lock, contextlib.suppress(ValueError):
+                    log.waiters.remove(waiter)  # still there if the wait timed out
+            waited = True
+
+    async def aclose(self) -> None:
+        with self._lock:
+            for log in self._logs.values():
+                log.wake()
+            self._logs.clear()
+
+    def _live(self, stream_id: str, now: float) -> _Log | None:
+        log = self._logs.get(stream_id)
+        if log is not None and log.expires <= now:
+            del self._logs[stream_id]
+            log.wake()
+            return None
+        return log
+
+    def _purge(self, now: float) -> None:
+        while self._logs:
+            log = next(iter(self._logs.values()))
+            if log.expires > now:
+                return
+            self._logs.popitem(last=False)
+            log.wake()

@@ -1,0 +1,168 @@
+"""The Redis store: resume on any worker or machine, with Redis Streams.
+
+One Redis stream per RAIS stream, key ``{prefix}{stream_id}``. Event ``n`` is the
+entry with id ``n-1`` (an ``open`` marker sits at ``0-1``), so "the events after
+position n" is exactly ``XREAD ... STREAMS key n-1``. Each write is one round trip
+(``XADD ... MAXLEN ~`` per event plus ``PEXPIRE``, pipelined); live readers block
+in ``XREAD BLOCK``. Short connect and socket timeouts and a single retry turn a
+down or hung Redis into :class:`StoreUnavailable` within seconds, never a hang.
+
+``redis`` (``pip install 'rais[redis]'``) is imported only when a store is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from ..events import Event
+from .base import StoreUnavailable, resume_ttl
+
+__all__ = ["RedisStore"]
+
+logger = logging.getLogger("rais")
+
+_TERMINAL = ("done", "error")
+
+
+class RedisStore:
+    """Resumable streams shared by every worker that points at the same Redis.
+
+    ``url`` is any redis-py URL (``redis://``, ``rediss://``, ``unix://``). Streams
+    keep their last ``max_events`` events and expire ``ttl`` seconds after their last
+    event. ``max_wait`` caps one blocking read (readers loop, sending heartbeats).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        ttl: float | None = None,
+        max_events: int = 10_000,
+        prefix: str = "rais:stream:",
+        connect_timeout: float = 1.0,
+        socket_timeout: float = 2.0,
+        max_wait: float = 15.0,
+    ) -> None:
+        self.url = url
+        self.ttl = resume_ttl() if ttl is None else ttl
+        self.max_events = max_events
+        self.prefix = prefix
+        self.connect_timeout = connect_timeout
+        self.socket_timeout = socket_timeout
+        self.max_wait = max_wait
+        # redis.asyncio clients belong to one event loop: keep a pair per loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:  # never show the URL: it may carry a password
+        return f"RedisStore(ttl={self.ttl})"
+
+    async def start(self, stream_id: str) -> None:
+        client, _ = self._pair()
+        async with _available("start"):
+            pipe = client.pipeline(transaction=False)
+            pipe.xadd(self.prefix + stream_id, {"t": "open", "d": ""}, id="0-1")
+            pipe.pexpire(self.prefix + stream_id, self._ttl_ms)
+            await pipe.execute()
+
+    async def append(self, stream_id: str, after: int, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        key = self.prefix + stream_id
+        client, _ = self._pair()
+        async with _available("append"):
+            pipe = client.pipeline(transaction=False)
+            for position, event in enumerate(events, after + 1):
+                pipe.xadd(
+                    key,
+                    {"t": event.type, "d": event.data},
+                    id=f"{position}-1",
+                    maxlen=self.max_events,
+                    approximate=True,
+                )
+            pipe.pexpire(key, self._ttl_ms)
+            await pipe.execute()
+
+    async def read(self, stream_id: str, after: int, wait: float) -> list[Event] | None:
+        key = self.prefix + stream_id
+        client, blocking = self._pair()
+        async with _available("read"):
+            if wait > 0:
+                block = max(1, int(min(wait, self.max_wait) * 1000))
+                found = await blocking.xread({key: f"{after}-1"}, count=1000, block=block)
+            else:
+                found = await client.xread({key: f"{after}-1"}, count=1000)
+            if found:
+                entries = found[0][1]
+                if int(entries[0][0].partition("-")[0]) != after + 1:
+                    return None  # trimmed past what the reader has: cannot resume exactly
+                return [Event(fields["t"], fields["d"]) for _, fields in entries]
+            # Nothing new: tell "still open" from "unknown, expired, past the end or ended".
+            last = await client.xrevrange(key, "+", "-", count=1)
+        if not last:
+            return None
+        last_id, fields = last[0]
+        position = int(last_id.partition("-")[0])
+        if position < after or (position == after and fields.get("t") in _TERMINAL):
+            return None
+        return []
+
+    async def aclose(self) -> None:
+        pair = self._clients.pop(asyncio.get_running_loop(), None)
+        if pair is not None:
+            for client in pair:
+                await client.aclose()
+
+    @property
+    def _ttl_ms(self) -> int:
+        return max(1, int(self.ttl * 1000))
+
+    def _pair(self) -> tuple[Any, Any]:
+        """This loop's clients: one for quick commands, one for blocking reads."""
+        loop = asyncio.get_running_loop()
+        pair = self._clients.get(loop)
+        if pair is None:
+            pair = self._clients[loop] = (
+                self._connect(self.socket_timeout),
+                self._connect(self.max_wait + self.socket_timeout),
+            )
+        return pair
+
+    def _connect(self, socket_timeout: float) -> Any:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        return Redis.from_url(
+            self.url,
+            socket_connect_timeout=self.connect_timeout,
+            socket_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), 1),  # one quick retry for a pooled connection gone stale
+            decode_responses=True,
+            encoding_errors="surrogatepass",  # a broken tokenizer's lone surrogates survive
+            protocol=2,
+        )
+
+
+class _available:
+    """Turn any Redis or socket failure into :class:`StoreUnavailable` (logged, no URL)."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        if kind is None or not isinstance(exc, Exception) or isinstance(exc, StoreUnavailable):
+            return
+        from redis.exceptions import RedisError
+
+        if isinstance(exc, (RedisError, OSError, asyncio.TimeoutError)):
+            logger.warning("rais resume store: redis %s failed: %r", self.operation, exc)
+            raise StoreUnavailable("The stream store is unavailable.") from exc

@@ -1,0 +1,100 @@
+"""SIGTERM with streams open: each stream ends with a terminal event, the server exits promptly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.fakes.upstreams import FakeUpstream
+from tests.reliability.conftest import server_env
+from tests.servers import RunningServer, ServerSpec, start_server
+
+STREAMS = 3
+
+
+class OpenStream:
+    """A raw client reading one stream in a thread, noting every event and the end."""
+
+    def __init__(self, server: RunningServer, content: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        body = json.dumps({"messages": [{"role": "user", "content": content}]}).encode()
+        self.sock.sendall(
+            b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        self.raw = b""
+        self.events: list[dict[str, str]] = []
+        self.ended_at: float | None = None
+        self.terminal_at: float | None = None
+        self.started = threading.Event()  #: the response head arrived (or the socket closed)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        try:
+            while chunk := self.sock.recv(65536):
+                self.raw += chunk
+                if b"\r\n\r\n" in self.raw:
+                    self.started.set()
+                buffer += chunk
+                *blocks, buffer = buffer.split(b"\n\n")
+                for block in blocks:
+                    for line in block.split(b"\n"):
+                        if line.startswith(b"data: "):
+                            self.events.append(json.loads(line[6:]))
+                            if self.events[-1]["type"] in ("done", "error"):
+                                self.terminal_at = time.monotonic()
+        except OSError:
+            pass
+        finally:
+            self.ended_at = time.monotonic()
+            self.started.set()
+            self.sock.close()
+
+
+@pytest.fixture(params=["streaming", "idle"])
+def content(request: pytest.FixtureRequest) -> str:
+    """Tokens flowing, or an upstream that sent nothing yet (only heartbeats go out)."""
+    return "[count:100000][delay:0.05]" if request.param == "streaming" else "[fault:hang]"
+
+
+def test_sigterm_ends_open_streams_and_the_server_exits(
+    spec: ServerSpec, upstream: FakeUpstream, probe_dir: str, content: str
+) -> None:
+    server = start_server(spec, server_env(upstream, probe_dir))
+    try:
+        before = upstream.cancelled
+        streams = [OpenStream(server, content) for _ in range(STREAMS)]
+        for stream in streams:
+            assert stream.started.wait(10) and stream.raw.startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)
+        terminated = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)  # the main process: master or supervisor
+        try:
+            server.process.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{spec.id} still running 8 s after SIGTERM:\n{server.log()[-3000:]}")
+        exited = time.monotonic() - terminated
+        for stream in streams:
+            stream.thread.join(5)
+            assert stream.ended_at is not None
+            types = [e["type"] for e in stream.events]
+            assert types and types[-1] == "error", (types[-3:], stream.raw[-300:])
+            assert sum(t in ("done", "error") for t in types) == 1
+            assert "shutting down" in stream.events[-1]["error"]
+            assert stream.terminal_at is not None and stream.terminal_at - terminated < 1.5
+            assert stream.raw.endswith(b"\n\n") or stream.raw.endswith(b"0\r\n\r\n")
+        assert upstream.wait_cancelled(before + STREAMS, timeout=5)
+        # uvicorn and hypercorn exit at once; gunicorn's gthread worker lingers up to 2 s on
+        # kept-alive connections before it closes them.
+        assert exited < 5, f"{spec.id} took {exited:.1f} s to exit"
+    finally:
+        server.stop()
