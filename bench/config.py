@@ -26,8 +26,11 @@ class Config:
     scale_interval: float = 5.0
     scale_hold: float = 11.0
     scale_heartbeat: float = 2.0
+    scale_warm_rounds: int = 3
+    scale_reference: bool = True  # also measure the hand-written StreamingResponse
     # abort
     abort_reps: int = 5
+    abort_modes: tuple[str, ...] = ("streaming", "idle")
     # import
     import_reps: int = 7
 
@@ -35,16 +38,19 @@ class Config:
 DEFAULT = Config()
 QUICK = Config(
     rounds=1,
-    window=0.8,
     warmup=0.25,
     modes=("burst",),
     ttfb_requests=8,
     paced_streams=1,
     paced_tokens=40,
+    window=0.6,
     scale_streams=1000,
-    scale_hold=5.5,
-    scale_interval=2.5,
-    scale_heartbeat=1.0,
+    scale_hold=3.0,
+    scale_interval=1.0,
+    scale_heartbeat=0.5,
+    scale_warm_rounds=1,
+    scale_reference=False,
     abort_reps=2,
+    abort_modes=("streaming",),
     import_reps=3,
 )

@@ -149,9 +149,13 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(
             f"Scale (FastAPI on one uvicorn worker): **{scale['streams_open_after_hold']:,}** of "
             f"{scale['streams_requested']:,} streams held open, **{scale['kib_per_stream']} KiB** "
-            f"RSS per stream ({scale['rss_baseline_mib']} -> {scale['rss_loaded_mib']} MiB; a "
-            f"hand-written StreamingResponse takes {reference} KiB on the same stack), "
-            f"token delay p50 {scale['token_delay_ms']['p50']} ms / p99 "
+            f"RSS per stream ({scale['rss_baseline_mib']} -> {scale['rss_loaded_mib']} MiB"
+            + (
+                f"; a hand-written StreamingResponse takes {reference} KiB on the same stack), "
+                if reference is not None
+                else "), "
+            )
+            + f"token delay p50 {scale['token_delay_ms']['p50']} ms / p99 "
             f"{scale['token_delay_ms']['p99']} ms with a token every "
             f"{scale['token_interval_s']} s per stream and heartbeats every "
             f"{scale['heartbeat_s']} s (server CPU {scale['server_cpu']:.0%})."

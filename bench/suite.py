@@ -171,13 +171,14 @@ def scale(config: Config, log: Log) -> dict[str, Any]:
     env = {"RAIS_HEARTBEAT": str(config.scale_heartbeat)}
     with running(spec, env) as server:
         result = asyncio.run(_scale(server, config, log, "/api/chat", config.scale_hold))
-    log("  the same with the hand-written StreamingResponse (no heartbeats), for reference:")
-    with running(spec, env) as server:
-        reference = asyncio.run(_scale(server, config, log, "/ceiling", 1.0))
-    result["ceiling"] = {
-        key: reference[key]
-        for key in ("streams_open", "kib_per_stream", "rss_baseline_mib", "rss_loaded_mib")
-    }
+    if config.scale_reference:
+        log("  the same with the hand-written StreamingResponse (no heartbeats), for reference:")
+        with running(spec, env) as server:
+            reference = asyncio.run(_scale(server, config, log, "/ceiling", 1.0))
+        result["ceiling"] = {
+            key: reference[key]
+            for key in ("streams_open", "kib_per_stream", "rss_baseline_mib", "rss_loaded_mib")
+        }
     result["fd_limit"] = limit
     return result
 
@@ -187,7 +188,7 @@ async def _scale(
 ) -> dict[str, Any]:
     spec = f"count=1000000;interval={config.scale_interval};stamp=1"
     pids = server.pids()
-    for _ in range(3):  # warm the server: imports, pools, first allocations
+    for _ in range(config.scale_warm_rounds):  # warm the server: imports, first allocations
         warm = [await open_stream(server.port, path, spec, stamps=True) for _ in range(50)]
         await asyncio.sleep(0.3)
         for protocol in warm:
@@ -286,13 +287,15 @@ def abort(config: Config, log: Log) -> dict[str, Any]:
             with running(spec, env) as server:
                 row = {
                     mode: asyncio.run(_abort(server, upstream, mode, config.abort_reps))
-                    for mode in ("streaming", "idle")
+                    for mode in config.abort_modes
                 }
             results[spec.id] = row
             log(
-                f"  {spec.id:18} streaming: median {row['streaming']['median_ms']} ms, "
-                f"max {row['streaming']['max_ms']} ms;  idle upstream: median "
-                f"{row['idle']['median_ms']} ms, max {row['idle']['max_ms']} ms"
+                f"  {spec.id:18} "
+                + ";  ".join(
+                    f"{mode} upstream: median {data['median_ms']} ms, max {data['max_ms']} ms"
+                    for mode, data in row.items()
+                )
             )
     return results
 

@@ -115,14 +115,21 @@ def redacted_traceback(exc: BaseException, secrets: Iterable[str | None] = ()) -
 
     SDK errors quote what they were sent (an upstream may echo the API key in a 401),
     so messages are redacted like client-facing ones; frame lines (file, line, code)
-    are kept as they are, since they carry no values.
+    keep their paths, losing only known secret values (a key written into the code).
     """
     import traceback  # only when something failed
 
     secrets = tuple(secrets)
+    known = [s for s in (*secrets, *_environment_secrets()) if s and len(s) >= 4]
+
+    def frame(chunk: str) -> str:
+        for secret in known:
+            chunk = chunk.replace(secret, "[redacted]")
+        return chunk
+
     chunks = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return "".join(
-        chunk if chunk.startswith('  File "') else redact(chunk, secrets) for chunk in chunks
+        frame(chunk) if chunk.startswith('  File "') else redact(chunk, secrets) for chunk in chunks
     ).rstrip()
 
 
