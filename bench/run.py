@@ -13,12 +13,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.servers import ROOT
-
 from bench import suite
 from bench.config import DEFAULT, QUICK
 from bench.report import markdown, plot, print_report
 from bench.servers import BENCH_SERVERS
+from tests.servers import ROOT
 
 RESULTS = ROOT / "bench" / "results"
 SNAPSHOT = RESULTS / "README-snapshot.json"

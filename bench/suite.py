@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
-from tests.fakes.upstreams import FakeUpstream
-from tests.servers import PY, ROOT, SERVERS, RunningServer, running
 
 from bench.config import Config
 from bench.load import StreamProtocol, fetch, open_stream, throughput
 from bench.servers import BENCH_BY_ID, raise_fd_limit
+from tests.fakes.upstreams import FakeUpstream
+from tests.servers import PY, ROOT, SERVERS, RunningServer, running
 
 Log = Callable[[str], None]
 

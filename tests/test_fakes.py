@@ -19,6 +19,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+
 from tests.fakes.upstreams import FakeUpstream, parse_directives
 
 pytestmark = pytest.mark.timeout(60)

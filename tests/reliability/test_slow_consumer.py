@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from bench.servers import bench_spec
 
+from bench.servers import bench_spec
 from tests.fakes.upstreams import FakeUpstream
 from tests.servers import RunningServer, ServerSpec, running
 
