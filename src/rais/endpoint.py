@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import inspect
 import json
-import logging
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias, TypedDict
 
 from .events import HEARTBEAT, Event, sse_frame
-from .pipeline import EventFeed, Source, rais_events, with_heartbeats
+from .pipeline import EventFeed, Source, access_log, log_stream, rais_events, with_heartbeats
 from .providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
 from .request import ChatRequest, Limits, RequestError, parse_chat_request
 from .resume import (
@@ -34,7 +33,6 @@ from .resume import (
 
 __all__ = ["ChatEndpoint", "EndpointOptions", "Handler", "Headers", "Reply", "sse_reply"]
 
-access_log = logging.getLogger("rais.access")
 
 #: ``handler(messages)`` returns (or resolves to) any source the pipeline accepts.
 Handler: TypeAlias = Callable[[list[dict[str, Any]]], "Source | Awaitable[Source]"]
@@ -344,13 +342,7 @@ async def _sse(
                 await asyncio.wait(pending)
         with contextlib.suppress(BaseException):
             await events.aclose()
-        access_log.info(
-            "stream %s status=200 tokens=%d ttft=%s duration=%.3fs",
-            outcome,
-            tokens,
-            "-" if first_token is None else f"{first_token:.3f}s",
-            time.perf_counter() - started,
-        )
+        log_stream(outcome, tokens, first_token, started)
 
 
 def _env_float(name: str, default: float) -> float:

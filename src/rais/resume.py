@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from .events import Event, error_event, sse_frame
+from .pipeline import log_stream
 from .stores import (
     DEFAULT_TTL,
     InMemoryStore,
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("rais")
-access_log = logging.getLogger("rais.access")
 
 #: How long one store read may wait for new events when heartbeats are off.
 IDLE_WAIT = 15.0
@@ -196,13 +196,7 @@ async def _drive(
             first.cancel()
         with contextlib.suppress(BaseException):
             await events.aclose()
-        access_log.info(
-            "stream %s status=200 tokens=%d ttft=%s duration=%.3fs resumable",
-            outcome,
-            tokens,
-            "-" if first_token is None else f"{first_token:.3f}s",
-            time.perf_counter() - started,
-        )
+        log_stream(outcome, tokens, first_token, started, kind="resumable stream")
 
 
 async def tail(

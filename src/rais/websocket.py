@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import Event, error_event
-from .pipeline import rais_events
+from .pipeline import log_stream, rais_events
 from .request import RequestError, parse_chat_request
 
 if TYPE_CHECKING:
@@ -40,7 +39,6 @@ __all__ = [
     "serve_websocket",
 ]
 
-access_log = logging.getLogger("rais.access")
 
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_PAYLOAD = 1007
@@ -162,12 +160,7 @@ async def _stream(
                 task.exception()
         with contextlib.suppress(BaseException):
             await events.aclose()
-        access_log.info(
-            "websocket stream %s tokens=%d duration=%.3fs",
-            outcome,
-            tokens,
-            time.perf_counter() - started,
-        )
+        log_stream(outcome, tokens, None, started, kind="websocket stream", status="")
 
 
 # -- raw ASGI -------------------------------------------------------------------------
