@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import redact
 from ..events import Event
 from .base import StoreUnavailable, resume_ttl
 
@@ -164,5 +165,8 @@ class _available:
         from redis.exceptions import RedisError
 
         if isinstance(exc, (RedisError, OSError, asyncio.TimeoutError)):
-            logger.warning("rais resume store: redis %s failed: %r", self.operation, exc)
+            # Redis errors can quote the URL they dialled; never log its credentials.
+            logger.warning(
+                "rais resume store: redis %s failed: %s", self.operation, redact(repr(exc))
+            )
             raise StoreUnavailable("The stream store is unavailable.") from exc
