@@ -192,3 +192,13 @@ def test_event_from_dict_unknown_type_passes_through_compact() -> None:
     assert event is not None
     assert event == Event("custom", '{"type":"custom","value":"ü","n":[1,2]}')
     assert not event.terminal
+
+
+@pytest.mark.parametrize("text", ["plain", "ünïcödé 世界 🚀", "broken \ud800 surrogate", "\udfff"])
+def test_sse_text_is_always_valid_utf8_and_round_trips(text: str) -> None:
+    from rais.events import sse_text
+
+    frame = sse_text(text_event(text))
+    frame.encode("utf-8")  # must not raise, even for a lone surrogate
+    assert frame.startswith("data: ") and frame.endswith("\n\n")
+    assert json.loads(frame[6:-2]) == {"type": "text", "text": text}

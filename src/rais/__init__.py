@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .errors import RaisError, UpstreamError
-from .events import Event, rais_event
+from .events import Event, rais_event, sse_text
 from .pipeline import rais_events
 from .providers import ProviderConfig, provider_stream
 from .request import ChatRequest, Limits, RequestError, parse_chat_request
@@ -68,6 +68,6 @@ async def stream_response(
     events = rais_events(provider_stream(messages, config), secrets=(api_key,))
     try:
         async for event in events:
-            yield "data: " + event.data + "\n\n"
+            yield sse_text(event)
     finally:  # a client that left cancels the upstream call now, not at garbage collection
         await events.aclose()

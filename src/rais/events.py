@@ -96,6 +96,17 @@ def sse_frame(event: Event, event_id: str | None) -> bytes:
         return _ascii_frame(event, event_id)
 
 
+def sse_text(event: Event) -> str:
+    """``data: {json}\n\n`` as a str that is always valid UTF-8 (for str-yielding APIs)."""
+    frame = "data: " + event.data + "\n\n"
+    if not frame.isascii():  # rare: only non-ASCII text can hide a lone surrogate
+        try:
+            frame.encode()
+        except UnicodeEncodeError:
+            return _ascii_frame(event, None).decode("ascii")
+    return frame
+
+
 def _ascii_frame(event: Event, event_id: str | None) -> bytes:
     data = json.loads(event.data)
     body = "data: " + json.dumps(data, separators=(",", ":")) + "\n\n"
