@@ -309,14 +309,11 @@ def _failure(exc: httpx.HTTPError, state: _StreamState, timeout: float | None) -
 # -- async ------------------------------------------------------------------------------
 
 
-class AsyncChatStream:
-    """One answer being streamed: iterate it for event dicts; ``abort()`` to stop it."""
+class _StreamControl:
+    """What the async and sync streams share: where the answer got to, and abort."""
 
-    def __init__(self, client: AsyncRaisClient, state: _StreamState) -> None:
-        self._client = client
-        self._state = state
-        self._response: httpx.Response | None = None
-        self._events = self._run()
+    _state: _StreamState
+    _response: httpx.Response | None
 
     @property
     def last_event_id(self) -> str | None:
@@ -327,10 +324,23 @@ class AsyncChatStream:
         return self._state.aborted
 
     def abort(self) -> None:
-        """Close the connection now (safe from another task); iteration then ends quietly."""
+        """Close the connection now, from any task or thread; iteration then ends quietly.
+
+        Shutting the socket down wakes a reader blocked on it elsewhere.
+        """
         self._state.aborted = True
         if self._response is not None:
             _shutdown(self._response)
+
+
+class AsyncChatStream(_StreamControl):
+    """One answer being streamed: iterate it for event dicts; ``abort()`` to stop it."""
+
+    def __init__(self, client: AsyncRaisClient, state: _StreamState) -> None:
+        self._client = client
+        self._state = state
+        self._response: httpx.Response | None = None
+        self._events = self._run()
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._events
@@ -481,7 +491,7 @@ class AsyncRaisClient(_ClientBase):
 # -- sync -------------------------------------------------------------------------------
 
 
-class ChatStream:
+class ChatStream(_StreamControl):
     """One answer being streamed (sync): iterate it; ``abort()`` works from any thread."""
 
     def __init__(self, client: RaisClient, state: _StreamState) -> None:
@@ -489,20 +499,6 @@ class ChatStream:
         self._state = state
         self._response: httpx.Response | None = None
         self._events = self._run()
-
-    @property
-    def last_event_id(self) -> str | None:
-        return self._state.last_event_id
-
-    @property
-    def aborted(self) -> bool:
-        return self._state.aborted
-
-    def abort(self) -> None:
-        """Close the connection now; a reader blocked in another thread wakes and stops."""
-        self._state.aborted = True
-        if self._response is not None:
-            _shutdown(self._response)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self._events
