@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket
 
-from .endpoint import Reply
+from .endpoint import ChatEndpoint, Reply
+
+
+async def answer(endpoint: ChatEndpoint, request: Request) -> Response:
+    """Hand a Starlette (or FastAPI) request to the core and return its reply."""
+    reply = await endpoint.handle(
+        request.method,
+        await request.body(),
+        request.headers,
+        http_version=request.scope.get("http_version", "1.1"),
+    )
+    return to_response(reply)
 
 
 def to_response(reply: Reply) -> Response:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.params import Depends
 from starlette.responses import Response
 
-from ._asgi import StarletteWebSocket, to_response
+from ._asgi import StarletteWebSocket, answer
 from .endpoint import ChatEndpoint
 from .request import CHAT_REQUEST_SCHEMA
 from .websocket import serve_websocket
@@ -65,13 +65,7 @@ def rais_router(
         },
     )
     async def chat(request: Request) -> Response:
-        reply = await endpoint.handle(
-            request.method,
-            await request.body(),
-            request.headers,
-            http_version=request.scope.get("http_version", "1.1"),
-        )
-        return to_response(reply)
+        return await answer(endpoint, request)
 
     if websocket_path is not None:
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from ._asgi import StarletteWebSocket, to_response
+from ._asgi import StarletteWebSocket, answer, to_response
 from .endpoint import ChatEndpoint, sse_reply
 from .pipeline import Source
 from .websocket import serve_websocket
@@ -27,13 +27,7 @@ def rais_endpoint(**options: Unpack[EndpointOptions]) -> Callable[[Request], Awa
     endpoint = ChatEndpoint(**options)
 
     async def chat(request: Request) -> Response:
-        reply = await endpoint.handle(
-            request.method,
-            await request.body(),
-            request.headers,
-            http_version=request.scope.get("http_version", "1.1"),
-        )
-        return to_response(reply)
+        return await answer(endpoint, request)
 
     return chat
 
