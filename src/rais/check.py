@@ -14,7 +14,6 @@ Needs httpx: ``pip install 'rais[client]'``.
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
 import sys
 import time
@@ -22,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._sse_decode import Block, SSEBlockDecoder
 from .events import RESERVED_TYPES
 
 if TYPE_CHECKING:
@@ -83,61 +83,19 @@ def _skip(name: str, level: str, why: str) -> CheckResult:
 # -- one response as received --------------------------------------------------------------
 
 
-@dataclass
-class Block:
-    """One ``\\n\\n``-separated block (CRLF read leniently, so later checks still say something)."""
-
-    text: str
-    arrival: float
-    event_id: str | None = None
-    data: list[str] = field(default_factory=list)  #: values of ``data:`` lines, as sent
-    spaced: bool = True  #: every ``data:`` line had the space after the colon
-
-    @property
-    def is_event(self) -> bool:
-        return bool(self.data)
-
-
-def _normalise(text: str) -> str:
-    return text.replace("\r\n", "\n")
-
-
 def parse_blocks(raw: bytes, arrivals: Sequence[float] = ()) -> tuple[list[Block], str]:
-    """Split a body into blocks and what trails them; ``arrivals[i]`` timestamps block ``i``."""
-    *parts, rest = _normalise(raw.decode("utf-8", "replace")).split("\n\n")
-    blocks: list[Block] = []
-    for index, part in enumerate(parts):
-        arrival = arrivals[min(index, len(arrivals) - 1)] if arrivals else 0.0
-        block = Block(part, arrival)
-        for line in part.split("\n"):
-            if not line or line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            if name == "data":
-                block.spaced = block.spaced and value.startswith(" ")
-                block.data.append(value[1:] if value.startswith(" ") else value)
-            elif name == "id":
-                block.event_id = value[1:] if value.startswith(" ") else value
-        blocks.append(block)
+    """Split a body into blocks and what trails them; ``arrivals[i]`` timestamps block ``i``.
+
+    CRLF is read leniently, so the checks after ``lf-line-ends`` still say something.
+    """
+    decoder = SSEBlockDecoder(lenient=True, errors="replace")
+    blocks = decoder.feed(raw, 0.0)
+    tail, rest = decoder.end(0.0)
+    blocks += tail
+    if arrivals:
+        for index, block in enumerate(blocks):
+            block.arrival = arrivals[min(index, len(arrivals) - 1)]
     return blocks, rest
-
-
-class _BlockCounter:
-    """Counts complete blocks as chunks arrive, splitting exactly as :func:`parse_blocks`."""
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._held = ""
-        self._buffer = ""
-        self.count = 0
-
-    def feed(self, chunk: bytes) -> int:
-        text = self._held + self._decoder.decode(chunk)
-        # A CR at a chunk's end may be half of a CRLF: hold it for the next chunk.
-        text, self._held = (text[:-1], "\r") if text.endswith("\r") else (text, "")
-        *blocks, self._buffer = (self._buffer + _normalise(text)).split("\n\n")
-        self.count += len(blocks)
-        return self.count
 
 
 @dataclass
@@ -424,13 +382,15 @@ def capture(
         if not result.is_stream:
             result.raw = response.read()
             return result
-        counter = _BlockCounter()
+        decoder = SSEBlockDecoder(lenient=True, errors="replace")
+        events = 0
         try:
             for chunk in response.iter_raw():
                 result.raw += chunk
-                now = time.monotonic()
-                result.arrivals += [now] * (counter.feed(chunk) - len(result.arrivals))
-                if max_events is not None and len(result.events()) >= max_events:
+                blocks = decoder.feed(chunk)
+                result.arrivals += [block.arrival for block in blocks]
+                events += sum(block.is_event for block in blocks)
+                if max_events is not None and events >= max_events:
                     break
                 if time.monotonic() - started > max_seconds:
                     result.error = f"still streaming after {max_seconds:.0f} s; stopped reading"

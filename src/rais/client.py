@@ -25,7 +25,6 @@ What it does for you, as the protocol asks of a client:
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import json
 import socket
@@ -33,6 +32,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from ._sse_decode import SSEBlockDecoder
 
 if TYPE_CHECKING:
     import httpx
@@ -111,30 +112,16 @@ class SSEDecoder:
     """
 
     def __init__(self) -> None:
-        self._text = codecs.getincrementaldecoder("utf-8")()
-        self._buffer = ""
+        self._blocks = SSEBlockDecoder(lenient=True)
         self.retry: float | None = None  #: the server's ``retry:`` advice, in seconds
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
-        self._buffer += self._text.decode(chunk).replace("\r\n", "\n")
-        *blocks, self._buffer = self._buffer.split("\n\n")
         out: list[tuple[str | None, str]] = []
-        for block in blocks:
-            event_id: str | None = None
-            data: list[str] = []
-            for line in block.split("\n"):
-                if not line or line.startswith(":"):
-                    continue
-                name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if name == "data":
-                    data.append(value)
-                elif name == "id":
-                    event_id = value
-                elif name == "retry" and value.isdigit():
-                    self.retry = int(value) / 1000
-            if data:
-                out.append((event_id, "\n".join(data)))
+        for block in self._blocks.feed(chunk):
+            if block.retry is not None:
+                self.retry = block.retry / 1000
+            if block.data:
+                out.append((block.event_id, "\n".join(block.data)))
         return out
 
 

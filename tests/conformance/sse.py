@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from rais._sse_decode import Block, SSEBlockDecoder
 
 
 @dataclass
@@ -31,34 +33,39 @@ class Received:
     def json(self) -> Any:
         return json.loads(self.raw)
 
+    def add(self, block: Block) -> None:
+        self.comments += len(block.comments)
+        for data in block.data:
+            self.events.append(json.loads(data))
+            self.ids.append(block.event_id)
+            self.arrivals.append(block.arrival)
 
-def parse_blocks(buffer: str) -> tuple[list[str], str]:
-    """Split on blank lines exactly as ``useAIChat`` does (``\\n\\n``)."""
-    *blocks, rest = buffer.split("\n\n")
-    return blocks, rest
+
+def split_body(raw: bytes) -> tuple[list[Block], str]:
+    """A whole body's blocks, and the unterminated text after the last one."""
+    decoder = SSEBlockDecoder()
+    blocks = decoder.feed(raw)
+    tail, rest = decoder.end()
+    return blocks + tail, rest
+
+
+async def ablocks(response: httpx.Response) -> AsyncIterator[Block]:
+    """The blocks of an async streaming response, as they complete."""
+    decoder = SSEBlockDecoder()
+    async for chunk in response.aiter_raw():
+        for block in decoder.feed(chunk):
+            yield block
 
 
 def read_stream(
     response: httpx.Response, received: Received, *, max_events: int | None = None
 ) -> None:
-    buffer = ""
-    decoder = __import__("codecs").getincrementaldecoder("utf-8")()
+    """Read events as a browser does: blocks split on ``\\n\\n`` only, one event per ``data:``."""
+    decoder = SSEBlockDecoder()
     for chunk in response.iter_raw():
         received.raw += chunk
-        buffer += decoder.decode(chunk)
-        blocks, buffer = parse_blocks(buffer)
-        now = time.monotonic()
-        for block in blocks:
-            event_id = None
-            for line in block.split("\n"):
-                if line.startswith(":"):
-                    received.comments += 1
-                elif line.startswith("id: "):
-                    event_id = line[4:]
-                elif line.startswith("data: "):
-                    received.events.append(json.loads(line[6:]))
-                    received.ids.append(event_id)
-                    received.arrivals.append(now)
+        for block in decoder.feed(chunk):
+            received.add(block)
         if max_events is not None and len(received.events) >= max_events:
             return
 

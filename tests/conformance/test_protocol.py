@@ -11,7 +11,7 @@ import pytest
 
 from rais.check import stream_checks
 from tests.conformance.conftest import API_KEY
-from tests.conformance.sse import Received, chat, parse_blocks, read_stream
+from tests.conformance.sse import Received, ablocks, chat, read_stream
 from tests.fakes.upstreams import FakeUpstream
 from tests.servers import RunningServer
 
@@ -230,14 +230,8 @@ def test_fifty_concurrent_streams_complete_intact(server: RunningServer) -> None
         }
         events: list[dict[str, str]] = []
         async with http.stream("POST", server.url, json=body) as response:
-            buffer = ""
-            async for chunk in response.aiter_text():
-                buffer += chunk
-                blocks, buffer = parse_blocks(buffer)
-                for block in blocks:
-                    for line in block.split("\n"):
-                        if line.startswith("data: "):
-                            events.append(json.loads(line[6:]))
+            async for block in ablocks(response):
+                events += [json.loads(data) for data in block.data]
         text = "".join(e["text"] for e in events if e["type"] == "text")
         return n, text, [e["type"] for e in events if e["type"] != "text"]
 

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rais._sse_decode import SSEBlockDecoder
 from tests.conformance.conftest import SERVER_ENV
-from tests.conformance.sse import Received, chat, parse_blocks
+from tests.conformance.sse import Received, ablocks, chat, split_body
 from tests.fakes.upstreams import FakeUpstream
 from tests.redis_server import RedisServer, redis_server
 from tests.servers import RunningServer, selected_servers, start_server
@@ -76,13 +77,12 @@ def stream_of(received: Received) -> tuple[str, list[int]]:
 
 
 def assert_framing(received: Received) -> None:
-    raw = received.raw.decode()
-    assert "\r" not in raw
-    blocks, rest = parse_blocks(raw)
+    assert b"\r" not in received.raw
+    blocks, rest = split_body(received.raw)
     assert rest == ""
-    data_blocks = [b for b in blocks if not b.startswith(":")]
+    data_blocks = [b for b in blocks if not b.text.startswith(":")]
     for block, event in zip(data_blocks, received.events, strict=True):
-        id_line, data_line = block.split("\n")
+        id_line, data_line = block.text.split("\n")
         assert id_line.startswith("id: ")
         assert data_line == "data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
@@ -173,13 +173,9 @@ def test_concurrent_streams_each_resume_on_the_other_process(
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    buffer = ""
-    async for chunk in response.aiter_text():
-        blocks, buffer = parse_blocks(buffer + chunk)
-        for block in blocks:
-            lines = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
-            if "data" in lines:
-                yield lines.get("id", ""), json.loads(lines["data"])
+    async for block in ablocks(response):
+        for data in block.data:
+            yield block.event_id or "", json.loads(data)
 
 
 def test_unknown_and_malformed_ids_get_204(
@@ -227,13 +223,10 @@ def test_redis_down_fails_cleanly(
     started = time.monotonic()
     try:
         with client.stream("POST", first.url, json=body("[count:200][delay:0.03]")) as response:
-            buffer = ""
-            for chunk in response.iter_text():
-                blocks, buffer = parse_blocks(buffer + chunk)
-                for block in blocks:
-                    for line in block.split("\n"):
-                        if line.startswith("data: "):
-                            received.events.append(json.loads(line[6:]))
+            decoder = SSEBlockDecoder()
+            for chunk in response.iter_raw():
+                for block in decoder.feed(chunk):
+                    received.add(block)
                 if len(received.events) >= 3 and redis_server.process is not None:
                     redis_server.stop()
                     started = time.monotonic()

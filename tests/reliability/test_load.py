@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conformance.sse import parse_blocks
+from rais._sse_decode import SSEBlockDecoder
 from tests.fakes.upstreams import ERROR_MID_AFTER, FakeUpstream
 from tests.reliability.conftest import SECRET_KEY, Usage, quiesce, settle
 from tests.servers import RunningServer
@@ -70,19 +70,12 @@ async def run_client(http: httpx.AsyncClient, url: str, plan: Plan) -> Outcome:
     # Connection: close, so that idle keep-alive sockets do not blur the fd count.
     async with http.stream("POST", url, json=body, headers={"Connection": "close"}) as response:
         outcome.status = response.status_code
-        buffer = ""
+        decoder = SSEBlockDecoder()
         async for chunk in response.aiter_raw():
             outcome.raw += chunk
-            buffer += chunk.decode("utf-8", "replace")
-            blocks, buffer = parse_blocks(buffer)
-            for block in blocks:
-                event_id = None
-                for line in block.split("\n"):
-                    if line.startswith("id: "):
-                        event_id = line[4:]
-                    elif line.startswith("data: "):
-                        outcome.events.append(json.loads(line[6:]))
-                        outcome.ids.append(event_id)
+            for block in decoder.feed(chunk):
+                outcome.events += [json.loads(data) for data in block.data]
+                outcome.ids += [block.event_id] * len(block.data)
             if plan.leave_after is not None and len(outcome.events) >= plan.leave_after:
                 return outcome  # leaving the block closes the connection mid-stream
     return outcome
