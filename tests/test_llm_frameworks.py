@@ -28,10 +28,14 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from llama_index.core import Document, SummaryIndex
+from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
 from llama_index.core.base.response.schema import AsyncStreamingResponse, StreamingResponse
 from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.llms import ChatMessage, MockLLM
+from llama_index.core.llms.mock import MockFunctionCallingLLM
+from llama_index.core.workflow import Event as WorkflowEvent
+from llama_index.core.workflow import StopEvent
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -415,6 +419,31 @@ async def test_llama_index_chat_engine_streams_sync_and_async() -> None:
     streamed = await through_rais(engine.astream_chat("async question"))
     assert_done(streamed)
     assert streamed.text.count("async question") == 1
+
+
+# FunctionAgent's own construction trips pydantic's deprecation warnings (inspect.getmembers).
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_llama_index_agent_workflow_events() -> None:
+    """``agent.run(...).stream_events()``: the AgentStream deltas, none of the other events."""
+    agent = FunctionAgent(llm=MockFunctionCallingLLM(), tools=[], system_prompt="Be brief.")
+    run = agent.run(user_msg="Why is the sky blue?")
+    streamed = await through_rais(run.stream_events())
+    assert_done(streamed)
+    assert streamed.text == "Why is the sky blue?"  # the mock echoes the question, once
+    assert str(await run) == "Why is the sky blue?"
+
+
+def test_llama_index_workflow_events_without_text() -> None:
+    class Progress(WorkflowEvent):
+        percent: int
+
+    class Token(WorkflowEvent):
+        delta: str
+
+    assert chunk_item(StopEvent(result="done")) is None
+    assert chunk_item(Token(delta="tok")) == "tok"
+    with pytest.raises(TypeError, match="give your own workflow event a 'delta'"):
+        chunk_item(Progress(percent=50))
 
 
 # ------------------------------------------------------------------ pydantic-ai

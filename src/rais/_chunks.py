@@ -75,6 +75,8 @@ def _family(cls: type) -> str | None:
     family = None
     for base in cls.__mro__:
         family = _FAMILIES.get(base.__module__.partition(".")[0])
+        if family is None and base.__module__ == "workflows.events" and base.__name__ == "Event":
+            family = "llama_index"  # LlamaIndex's workflows (agents) live in their own package
         if family is not None:
             break
     if len(_family_cache) < 1024:
@@ -186,9 +188,10 @@ def _langchain_usage(message: Any) -> Usage | None:
 
 
 def _llama_index(item: Any) -> str | None:
-    if hasattr(item, "delta") and (hasattr(item, "message") or hasattr(item, "text")):
-        # ChatResponse / CompletionResponse: ``.text`` and ``.message`` are the answer
-        # so far, so only the delta is new.
+    if hasattr(item, "delta"):
+        # ChatResponse / CompletionResponse, and an agent workflow's AgentStream: their
+        # ``.text`` / ``.message`` / ``.response`` are the answer so far, so only the
+        # delta is new.
         delta = item.delta
         return delta if isinstance(delta, str) and delta else None
     if hasattr(item, "response_gen"):
@@ -196,10 +199,20 @@ def _llama_index(item: Any) -> str | None:
             f"a stream source yielded {_name(item)}: return the streaming response "
             "from the handler instead of yielding it"
         )
+    if _is_workflow_event(type(item)) and type(item).__module__.startswith(
+        ("llama_index.", "workflows.")
+    ):  # the agents' own AgentInput, ToolCall, AgentOutput, StopEvent, ...: no text
+        return None
     raise TypeError(
         f"a stream source yielded {_name(item)}: rais streams LlamaIndex ChatResponse and "
-        "CompletionResponse chunks (stream_chat, astream_complete, ...) and streaming responses"
+        "CompletionResponse chunks (stream_chat, astream_complete, ...), streaming "
+        "responses and agent workflow events (handler.stream_events()); give your own "
+        "workflow event a 'delta' text field to stream it"
     )
+
+
+def _is_workflow_event(cls: type) -> bool:
+    return any(b.__module__ == "workflows.events" and b.__name__ == "Event" for b in cls.__mro__)
 
 
 def _llama_index_source(obj: Any) -> object:
