@@ -13,6 +13,8 @@ import contextlib
 import http.client
 import itertools
 import re
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -298,6 +300,27 @@ def test_an_asgi_apps_lifespan_runs_on_start_and_on_exit() -> None:
         assert httpx.get(server.url + "/").text == "hello"
         assert events == ["startup"]
     assert events == ["startup", "shutdown"]
+
+
+def test_an_asgi_app_whose_startup_fails_is_not_served() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("no database")
+        yield  # pragma: no cover
+
+    app = Starlette(lifespan=lifespan)
+    with pytest.raises(RuntimeError, match="exited before it started serving"), serve(app):
+        pytest.fail("serve() yielded a server whose app never started")
+
+
+def test_loading_the_plugin_imports_no_server() -> None:
+    """pytest loads the plugin in every project that installs rais: it must stay light."""
+    heavy = ("uvicorn", "werkzeug", "http.server", "wsgiref.simple_server", "httpx")
+    code = f"import sys, rais.testing; print([m for m in {heavy!r} if m in sys.modules])"
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert imported.strip() == "[]"
 
 
 def wsgi_function(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -147,7 +147,10 @@ def _wait_started(started: Callable[[], bool], thread: threading.Thread, what: s
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not started():
         if not thread.is_alive():
-            raise RuntimeError(f"{what} exited before it started serving; see the log above")
+            raise RuntimeError(
+                f"{what} exited before it started serving (did the app's startup fail?); "
+                "see the log above"
+            )
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start within {STARTUP_TIMEOUT:g} s")
         time.sleep(0.005)
@@ -166,9 +169,14 @@ def _run_asgi(app: Any, sock: socket.socket) -> Iterator[str]:
         timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT),
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="rais-uvicorn", daemon=True
-    )
+
+    def run() -> None:
+        # uvicorn calls sys.exit() when the app's lifespan startup fails; here that
+        # only ends this thread, and _wait_started reports it.
+        with contextlib.suppress(SystemExit):
+            server.run(sockets=[sock])
+
+    thread = threading.Thread(target=run, name="rais-uvicorn", daemon=True)
     thread.start()
     try:
         _wait_started(lambda: server.started, thread, "uvicorn")
