@@ -94,6 +94,41 @@ SERVERS: tuple[ServerSpec, ...] = (
         "quart",
         ("{py}", "-m", "hypercorn", "integrations.quart_app:app", "--bind", "127.0.0.1:{port}"),
     ),
+    ServerSpec(
+        "litestar-uvicorn",
+        "litestar",
+        ("{py}", "-m", "uvicorn", "integrations.litestar_app:app", "--port", "{port}"),
+    ),
+    ServerSpec(
+        "aiohttp-web",
+        "aiohttp",
+        (
+            "{py}",
+            "-m",
+            "aiohttp.web",
+            "-H",
+            "127.0.0.1",
+            "-P",
+            "{port}",
+            "integrations.aiohttp_app:init_func",
+        ),
+    ),
+    ServerSpec(
+        "aiohttp-gunicorn",
+        "aiohttp",
+        (
+            "{py}",
+            "-m",
+            "gunicorn",
+            "integrations.aiohttp_app:app",
+            "-b",
+            "127.0.0.1:{port}",
+            "-k",
+            "aiohttp.GunicornWebWorker",
+            "--workers",
+            "1",
+        ),
+    ),
 )
 SERVERS_BY_ID = {spec.id: spec for spec in SERVERS}
 

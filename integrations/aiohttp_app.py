@@ -1,0 +1,49 @@
+"""aiohttp. Serve: python -m aiohttp.web -H 0.0.0.0 -P 8000 integrations.aiohttp_app:init_func
+
+or under gunicorn: gunicorn integrations.aiohttp_app:app -k aiohttp.GunicornWebWorker
+
+CORS is the app's business, not the adapter's: a small middleware answers preflights
+and a response hook marks every response (streams included, before their headers go).
+"""
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from rais.aiohttp import rais_app
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "*",
+    "Access-Control-Allow-Headers": "*",
+}
+
+
+@web.middleware
+async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (
+        request.method == "OPTIONS"
+        and "Origin" in request.headers
+        and "Access-Control-Request-Method" in request.headers
+    ):
+        return web.Response(status=204, headers={**CORS, "Access-Control-Max-Age": "600"})
+    return await handler(request)
+
+
+async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if "Origin" in request.headers:
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+
+
+def create_app() -> web.Application:
+    app = web.Application(middlewares=[cors_preflight])
+    app.on_response_prepare.append(cors_headers)
+    app.add_subapp("/api/chat", rais_app(provider="openai"))
+    return app
+
+
+def init_func(argv: list[str]) -> web.Application:
+    """The entry point of ``python -m aiohttp.web``."""
+    return app
+
+
+app = create_app()

@@ -1,0 +1,145 @@
+"""aiohttp adapter: ``app.add_subapp("/api/chat", rais_app(provider="openai"))``.
+
+Or route the handlers yourself: ``app.router.add_post("/api/chat", rais_handler(...))``
+(then add ``app.on_shutdown.append(end_streams_on_shutdown)`` too).
+
+aiohttp has no iterator-based response, so this module owns the write loop: each
+frame is written as it is produced (``write`` waits for the socket to drain, so a
+stalled client holds the stream back rather than filling memory). aiohttp does not
+cancel a handler when its client leaves; the next write fails instead (heartbeats
+bound how long that takes while the model is silent), and closing the stream then
+cancels the upstream call. Servers started with ``handler_cancellation=True`` cancel
+the handler at once, which closes the stream the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from .endpoint import ChatEndpoint, Reply, sse_reply
+from .pipeline import Source
+from .shutdown import end_streams
+from .websocket import serve_websocket
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .endpoint import EndpointOptions
+
+__all__ = [
+    "end_streams_on_shutdown",
+    "rais_app",
+    "rais_handler",
+    "rais_response",
+    "rais_websocket_handler",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def rais_app(
+    path: str = "", *, websocket_path: str | None = "/ws", **options: Unpack[EndpointOptions]
+) -> web.Application:
+    """A sub-app for ``app.add_subapp(prefix, ...)``: ``POST {prefix}{path}``, the WebSocket
+    at ``{prefix}{websocket_path}``, and open streams ended cleanly on server shutdown."""
+    endpoint = ChatEndpoint(**options)
+    app = web.Application()
+    app.router.add_post(path, _chat(endpoint))
+    if websocket_path is not None:
+        app.router.add_get(websocket_path, _chat_ws(endpoint))
+    app.on_shutdown.append(end_streams_on_shutdown)
+    return app
+
+
+def rais_handler(**options: Unpack[EndpointOptions]) -> Handler:
+    """A handler for ``app.router.add_post(path, ...)`` that answers RAIS chat requests."""
+    return _chat(ChatEndpoint(**options))
+
+
+def rais_websocket_handler(**options: Unpack[EndpointOptions]) -> Handler:
+    """A handler for ``app.router.add_get(path, ...)`` serving the RAIS WebSocket."""
+    return _chat_ws(ChatEndpoint(**options))
+
+
+async def end_streams_on_shutdown(app: web.Application) -> None:
+    """An ``on_shutdown`` hook: end every open stream with one ``error`` event, so the
+    server's graceful shutdown does not wait for them (or cut them without one)."""
+    end_streams()
+
+
+async def rais_response(
+    request: web.Request, source: Source, *, heartbeat: float | None = 15.0
+) -> web.StreamResponse:
+    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings)."""
+    reply = await sse_reply(source, heartbeat=heartbeat, http_version=_http_version(request))
+    return await send_reply(request, reply)
+
+
+def _chat(endpoint: ChatEndpoint) -> Handler:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        # request.read() would answer a body over client_max_size with aiohttp's own
+        # 413; the endpoint applies its own limits instead.
+        body = await request.content.read()
+        reply = await endpoint.handle(
+            request.method, body, request.headers, http_version=_http_version(request)
+        )
+        return await send_reply(request, reply)
+
+    return chat
+
+
+def _chat_ws(endpoint: ChatEndpoint) -> Handler:
+    async def chat_ws(request: web.Request) -> web.StreamResponse:
+        socket = AiohttpWebSocket(request)
+        await serve_websocket(endpoint, socket)
+        return socket.response
+
+    return chat_ws
+
+
+def _http_version(request: web.Request) -> str:
+    return f"{request.version.major}.{request.version.minor}"
+
+
+async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
+    """Answer with ``reply``: its JSON body, or its stream written frame by frame."""
+    if reply.stream is None:
+        return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
+    response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    try:
+        await response.prepare(request)
+        async for frame in reply.stream:
+            await response.write(frame)
+        await response.write_eof()
+    except ConnectionResetError:  # the client left (ClientConnectionResetError is one too)
+        pass
+    finally:  # on any exit, cancellation included: closing the stream stops the upstream
+        if isinstance(reply.stream, AsyncGenerator):
+            await reply.stream.aclose()
+    return response
+
+
+class AiohttpWebSocket:
+    """Bridge an aiohttp ``WebSocketResponse`` to the core's transport."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.response = web.WebSocketResponse()
+
+    async def accept(self) -> None:
+        await self.response.prepare(self.request)
+
+    async def receive(self) -> str | bytes | None:
+        message = await self.response.receive()
+        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return message.data  # type: ignore[no-any-return]
+        return None  # a close (the client's or ours), or the connection failed
+
+    async def send(self, text: str) -> None:
+        await self.response.send_str(text)
+
+    async def close(self, code: int) -> None:
+        await self.response.close(code=code)
