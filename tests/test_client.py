@@ -15,7 +15,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from rais.client import (
+    AsyncChatStream,
     AsyncRaisClient,
+    ChatStream,
     ConnectionLost,
     RaisClient,
     RaisHTTPError,
@@ -145,6 +147,15 @@ async def test_error_event_raises_in_text_but_is_an_event_in_events(
 # -- abort and timeouts ------------------------------------------------------------------
 
 
+#: Generous bounds for things that happen at once on an idle machine.
+DEADLINE = 20.0
+
+
+def reading(stream: AsyncChatStream | ChatStream) -> bool:
+    """The stream has its response and is reading the body (white-box: nothing else says so)."""
+    return stream._response is not None
+
+
 async def test_async_abort_closes_the_connection_and_cancels_upstream(
     rais_server: RunningServer, upstream: FakeUpstream
 ) -> None:
@@ -157,36 +168,48 @@ async def test_async_abort_closes_the_connection_and_cancels_upstream(
                 if len(seen) == 2:
                     stream.abort()
         assert stream.aborted and len(seen) == 2
-    assert await upstream.wait_cancelled_async(before + 1, timeout=3.0)
+    assert await upstream.wait_cancelled_async(before + 1, timeout=DEADLINE)
 
 
 async def test_async_abort_from_another_task_wakes_a_blocked_read(
-    rais_server: RunningServer,
+    rais_server: RunningServer, upstream: FakeUpstream
 ) -> None:
+    before = upstream.cancelled
+    # The upstream never sends a token and the server no heartbeat: the read would block
+    # for the client's 60 s timeout, far past the deadline below, unless abort() wakes it.
     async with AsyncRaisClient(rais_server.url) as client:
-        stream = client.stream("[count:2][delay:3]")  # nothing to read for 3 s
+        stream = client.stream("[fault:hang]")
 
         async def consume() -> list[dict[str, object]]:
             return [event async for event in stream]
 
         reader = asyncio.ensure_future(consume())
-        await asyncio.sleep(1.0)
-        started = time.monotonic()
+        deadline = time.monotonic() + DEADLINE
+        while not reading(stream) and time.monotonic() < deadline:
+            assert not reader.done(), reader
+            await asyncio.sleep(0.01)
         stream.abort()
-        assert await asyncio.wait_for(reader, 1.0) == []
-        assert time.monotonic() - started < 0.5
+        assert await asyncio.wait_for(reader, DEADLINE) == []
+    assert stream.aborted
+    assert await upstream.wait_cancelled_async(before + 1, timeout=DEADLINE)
 
 
 def test_sync_abort_from_another_thread(rais_server: RunningServer, upstream: FakeUpstream) -> None:
     before = upstream.cancelled
     with RaisClient(rais_server.url) as client:
-        stream = client.stream(ask("[count:1000][delay:0.05]"))
-        threading.Timer(0.5, stream.abort).start()
-        started = time.monotonic()
-        events = list(stream)  # blocks reading until the other thread aborts
-    assert stream.aborted
-    assert 3 <= len(events) < 1000 and time.monotonic() - started < 3.0
-    assert upstream.wait_cancelled(before + 1, timeout=3.0)
+        stream = client.stream(ask("[fault:hang]"))  # nothing to read, ever
+        events: list[dict[str, object]] = []
+        # The reader blocks on the socket (for the client's 60 s timeout, unless woken).
+        reader = threading.Thread(target=lambda: events.extend(stream), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + DEADLINE
+        while not reading(stream) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stream.abort()
+        reader.join(DEADLINE)
+        assert not reader.is_alive(), "abort() did not wake the blocked read"
+    assert stream.aborted and events == []
+    assert upstream.wait_cancelled(before + 1, timeout=DEADLINE)
 
 
 def test_leaving_the_with_block_early_aborts(
@@ -197,7 +220,7 @@ def test_leaving_the_with_block_early_aborts(
         for chunk in client.text(ask("[count:1000][delay:0.05]")):
             assert chunk == "t0 "
             break
-    assert upstream.wait_cancelled(before + 1, timeout=3.0)
+    assert upstream.wait_cancelled(before + 1, timeout=DEADLINE)
 
 
 def test_idle_timeout_raises_and_cancels(
@@ -206,15 +229,21 @@ def test_idle_timeout_raises_and_cancels(
     before = upstream.cancelled
     with RaisClient(rais_server.url, timeout=0.8) as client, pytest.raises(RaisTimeout):
         client.complete("[fault:hang]")
-    assert upstream.wait_cancelled(before + 1, timeout=3.0)
+    assert upstream.wait_cancelled(before + 1, timeout=DEADLINE)
 
 
-async def test_total_timeout_bounds_a_steady_answer(rais_server: RunningServer) -> None:
-    async with AsyncRaisClient(rais_server.url, timeout=5, total_timeout=0.6) as client:
-        started = time.monotonic()
-        with pytest.raises(RaisTimeout):
-            await client.complete("[count:100][delay:0.05]")
-    assert time.monotonic() - started < 2.0
+async def test_total_timeout_bounds_a_steady_answer(
+    rais_server: RunningServer, upstream: FakeUpstream
+) -> None:
+    before = upstream.cancelled
+    # A token every 0.05 s keeps the idle timeout quiet; the whole answer would take 50 s.
+    async with AsyncRaisClient(rais_server.url, timeout=30, total_timeout=1.0) as client:
+        seen: list[dict[str, object]] = []
+        with pytest.raises(RaisTimeout, match="the answer took longer than 1.0 s"):
+            async for event in client.events("[count:1000][delay:0.05]"):
+                seen.append(event)
+    assert {"type": "done"} not in seen
+    assert await upstream.wait_cancelled_async(before + 1, timeout=DEADLINE)
 
 
 # -- resume (Last-Event-ID) ----------------------------------------------------------------
@@ -245,12 +274,11 @@ async def test_drop_then_resume_delivers_each_event_once(
 ) -> None:
     server, base = dropper
     server.last_event_ids.clear()
-    async with AsyncRaisClient(f"{base}/{mode}") as client:
-        started = time.monotonic()
-        text = await client.complete("hi")
+    # The client's own delay is an hour: only the server's ``retry: 50`` lets it finish.
+    async with AsyncRaisClient(f"{base}/{mode}", resume_delay=3600) as client:
+        text = await asyncio.wait_for(client.complete("hi"), DEADLINE)
     assert text == "".join(TOKENS)  # a replaying server's repeats are skipped by id
     assert server.last_event_ids == [None, "3"]
-    assert time.monotonic() - started < 0.45  # the server's ``retry: 50`` was honoured
 
 
 async def counting(messages: list[dict[str, str]]) -> AsyncIterator[str]:
@@ -301,7 +329,7 @@ def test_sync_websocket_abort_cancels_upstream(
         events = client.websocket_events("[count:1000][delay:0.05]")
         assert next(events) == {"type": "text", "text": "t0 "}
         events.close()  # closes the socket with 1000
-    assert upstream.wait_cancelled(before + 1, timeout=3.0)
+    assert upstream.wait_cancelled(before + 1, timeout=DEADLINE)
 
 
 # -- the pieces --------------------------------------------------------------------------------
