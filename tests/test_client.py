@@ -239,7 +239,7 @@ async def test_total_timeout_bounds_a_steady_answer(
     # A token every 0.05 s keeps the idle timeout quiet; the whole answer would take 50 s.
     async with AsyncRaisClient(rais_server.url, timeout=30, total_timeout=1.0) as client:
         seen: list[dict[str, object]] = []
-        with pytest.raises(RaisTimeout, match="the answer took longer than 1.0 s"):
+        with pytest.raises(RaisTimeout, match=r"the answer took longer than 1\.0 s"):
             async for event in client.events("[count:1000][delay:0.05]"):
                 seen.append(event)
     assert {"type": "done"} not in seen
