@@ -159,7 +159,10 @@ def _wait_started(started: Callable[[], bool], thread: threading.Thread, what: s
 @contextlib.contextmanager
 def _run_asgi(app: Any, sock: socket.socket) -> Iterator[str]:
     """uvicorn in a thread with its own event loop (it installs no signal handlers there)."""
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:  # Quart and Django installs need not have it
+        raise ImportError("serving an ASGI app needs uvicorn: pip install uvicorn") from exc
 
     config = uvicorn.Config(
         app,
