@@ -211,8 +211,8 @@ def _run_wsgi(app: Any, sock: socket.socket) -> Iterator[str]:
 def _wsgi_server_class() -> Any:
     """Build the WSGI server classes on first use, so loading the plugin imports no http.server.
 
-    ``wsgiref.simple_server`` alone answers HTTP/1.0 one request per thread and
-    refuses the hop-by-hop headers SSE needs on HTTP/1.1; this adds threads, chunked
+    ``wsgiref.simple_server`` alone answers one request at a time, over HTTP/1.0,
+    closing every connection; this adds a thread per connection, chunked
     responses (each chunk written and flushed as the app yields it) and keep-alive,
     as production WSGI servers (gunicorn, waitress) do.
     """
@@ -275,7 +275,7 @@ def _wsgi_server_class() -> Any:
                 self.chunked = True
             if "Content-Length" not in self.headers and not self.chunked:
                 request.close_connection = True
-            if self.http_version == "1.1":
+            if self.http_version == "1.1" or not request.close_connection:
                 self.headers["Connection"] = "close" if request.close_connection else "keep-alive"
 
         def write(self, data: bytes) -> None:
