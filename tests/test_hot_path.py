@@ -1,24 +1,24 @@
-"""The stream hot path and its edges: batched ready events, the first-event hold, redaction."""
+"""The stream hot path and its edges: batched ready events, the first-event hold, redaction.
+
+(The WSGI relay, ``rais.bridge.stream_sync``, is tested in tests/test_bridge.py.)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
 import pytest
 
-from rais.bridge import stream_sync
 from rais.endpoint import sse_reply
 from rais.errors import UpstreamError
 from rais.pipeline import EventFeed, rais_events, with_heartbeats
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(60)
 
-T = TypeVar("T")
+#: A bound for waits that take milliseconds on an idle machine.
+DEADLINE = 20.0
 
 
 async def chunks(reply_stream: AsyncIterator[bytes] | None) -> list[bytes]:
@@ -41,16 +41,29 @@ async def test_events_already_produced_go_out_together_with_the_same_bytes() -> 
 
 
 async def test_a_paced_source_is_still_written_token_by_token() -> None:
-    async def paced() -> AsyncIterator[str]:
-        for i in range(5):
-            await asyncio.sleep(0.02)
-            yield f"t{i} "
+    written: list[bytes] = []
+    handed: list[asyncio.Event] = []
 
-    stream = (await sse_reply(paced(), heartbeat=15)).stream
+    async def lockstep() -> AsyncIterator[str]:
+        """Each token is made only once the one before it was written."""
+        for i in range(5):
+            handed.append(asyncio.Event())
+            yield f"t{i} "
+            await handed[-1].wait()  # a writer that waits to fill a batch waits forever
+
+    stream = (await sse_reply(lockstep(), heartbeat=15)).stream
     assert stream is not None
-    counts = [chunk.count(b"data: ") async for chunk in stream]
-    # Nothing waits to fill a batch: each token alone (done follows the last at once).
-    assert counts == [1, 1, 1, 1, 2]
+
+    async def write() -> None:
+        async for chunk in stream:
+            written.append(chunk)
+            if handed:
+                handed[-1].set()
+
+    await asyncio.wait_for(write(), DEADLINE)
+    # Nothing waits to fill a batch: each token alone, then done.
+    assert [chunk.count(b"data: ") for chunk in written] == [1, 1, 1, 1, 1, 1]
+    assert written[-1].endswith(b'data: {"type":"done"}\n\n')
 
 
 async def test_the_feed_holds_at_most_its_limit_for_a_slow_consumer() -> None:
@@ -66,19 +79,23 @@ async def test_the_feed_holds_at_most_its_limit_for_a_slow_consumer() -> None:
     feed = EventFeed(limit=16)
     events = with_heartbeats(rais_events(endless()), 15, feed=feed)
     await events.__anext__()
-    await asyncio.sleep(0.1)  # the consumer stalls; the producer must wait for room
-    assert len(feed.buffer) <= 16 and produced <= 18
+    # The consumer stalls. Unbounded, the producer would make one more event per loop
+    # turn; bounded, it fills the feed and then waits for room.
+    for _ in range(1000):
+        await asyncio.sleep(0)
+    assert len(feed.buffer) == 16, "the producer did not fill the feed"
+    assert produced <= 18
     assert len(feed.ready()) <= 16
     await events.aclose()
 
 
 async def test_heartbeats_during_the_first_event_hold_do_not_start_the_stream() -> None:
     async def fails_late() -> AsyncIterator[str]:
-        await asyncio.sleep(0.3)  # several heartbeat intervals
+        await asyncio.sleep(0.1)  # several heartbeat intervals, well inside the hold
         raise UpstreamError("The model provider does not know this model", status=404)
         yield ""  # pragma: no cover
 
-    reply = await sse_reply(fails_late(), heartbeat=0.05)
+    reply = await sse_reply(fails_late(), heartbeat=0.01)
     assert reply.status == 404 and reply.stream is None
 
 
@@ -102,105 +119,3 @@ async def test_logged_tracebacks_do_not_carry_the_key(caplog: pytest.LogCaptureF
     assert record.exc_info is not None  # handlers that want the exception still get it
     formatted = logging.Formatter().format(record)
     assert key not in formatted and 'File "' in formatted  # frames are kept for debugging
-
-
-# ---------------------------------------------------------------- the WSGI relay
-
-
-def in_thread(fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a plain thread, as a WSGI worker would, and return its result."""
-    out: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            out.append(fn())
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(20)
-    assert not thread.is_alive()
-    if errors:
-        raise errors[0]
-    return out[0]
-
-
-async def numbered(n: int, log: list[str], delay: float = 0.0) -> AsyncIterator[bytes]:
-    try:
-        for i in range(n):
-            await asyncio.sleep(delay)
-            yield f"{i},".encode()
-    finally:
-        log.append("closed")
-
-
-def test_stream_sync_delivers_every_byte_in_order_and_joins_what_is_ready() -> None:
-    log: list[str] = []
-    chunks = in_thread(lambda: list(stream_sync(numbered(2000, log))))
-    assert b"".join(chunks) == b"".join(f"{i},".encode() for i in range(2000))
-    assert len(chunks) < 2000  # chunks already there are written together
-    assert log == ["closed"]
-
-
-def test_stream_sync_hands_over_paced_chunks_as_they_come() -> None:
-    log: list[str] = []
-
-    def consume() -> list[tuple[float, bytes]]:
-        return [(time.monotonic(), c) for c in stream_sync(numbered(4, log, delay=0.05))]
-
-    got = in_thread(consume)
-    assert [c for _, c in got] == [b"0,", b"1,", b"2,", b"3,"]
-    assert got[-1][0] - got[0][0] > 0.1  # streamed, not buffered to the end
-
-
-def test_closing_stream_sync_closes_the_async_stream_before_returning() -> None:
-    log: list[str] = []
-
-    def consume() -> None:
-        iterator = stream_sync(numbered(10**9, log))
-        assert next(iterator).startswith(b"0,")
-        iterator.close()  # the WSGI server does this when the client is gone
-        assert log == ["closed"]
-
-    started = time.monotonic()
-    in_thread(consume)
-    assert time.monotonic() - started < 5
-
-
-def test_stream_sync_closes_a_stream_waiting_for_its_next_chunk() -> None:
-    log: list[str] = []
-
-    async def slow() -> AsyncIterator[bytes]:
-        try:
-            yield b"first"
-            await asyncio.sleep(60)
-            yield b"never"
-        finally:
-            log.append("closed")
-
-    def consume() -> None:
-        iterator = stream_sync(slow())
-        assert next(iterator) == b"first"
-        iterator.close()
-
-    started = time.monotonic()
-    in_thread(consume)
-    assert time.monotonic() - started < 5 and log == ["closed"]
-
-
-def test_stream_sync_raises_the_streams_error_after_what_came_before() -> None:
-    async def broken() -> AsyncIterator[bytes]:
-        yield b"a"
-        raise ValueError("async side failed")
-
-    got: list[bytes] = []
-
-    def consume() -> None:
-        for chunk in stream_sync(broken()):
-            got.append(chunk)
-
-    with pytest.raises(ValueError, match="async side failed"):
-        in_thread(consume)
-    assert got == [b"a"]
