@@ -14,7 +14,7 @@ import inspect
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +34,7 @@ from llama_index.core.base.response.schema import AsyncStreamingResponse, Stream
 from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.llms import ChatMessage, MockLLM
 from llama_index.core.llms.mock import MockFunctionCallingLLM
+from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.workflow import Event as WorkflowEvent
 from llama_index.core.workflow import StopEvent
 from pydantic_ai import Agent
@@ -75,15 +76,20 @@ class Streamed:
         return [event.type for event in self.events]
 
 
-async def through_rais(source: Any) -> Streamed:
+def rais_stream(source: Any, usage: list[Usage]) -> AsyncGenerator[Event, None]:
     """``source`` as a handler returns it, through the public pipeline.
 
     Until the pipeline converts framework chunks itself, :func:`converted` does it the
-    way the pipeline will; then the line below becomes ``rais_events(source)`` (and
-    the usage comes from where the pipeline records it).
+    way the pipeline will; then this becomes ``rais_events(source)`` (and the usage
+    comes from where the pipeline records it).
     """
+    return rais_events(converted(source, usage))
+
+
+async def through_rais(source: Any) -> Streamed:
+    """The whole stream, and the usage it reported, added up."""
     usage: list[Usage] = []
-    events = [event async for event in rais_events(converted(source, usage))]
+    events = [event async for event in rais_stream(source, usage)]
     total = None
     for report in usage:
         total = report if total is None else total + report
@@ -113,19 +119,27 @@ async def converted(source: Any, usage: list[Usage]) -> Any:
 
     if isinstance(source, AsyncIterable):
 
-        async def agen(items: AsyncIterable[Any] = source) -> AsyncIterator[Any]:
-            async for item in items:
-                mapped = one(item)
-                if mapped is not None:
-                    yield mapped
+        async def agen(items: Any = source) -> AsyncIterator[Any]:
+            try:
+                async for item in items:
+                    mapped = one(item)
+                    if mapped is not None:
+                        yield mapped
+            finally:  # the pipeline closes its source; pass that on, as it will directly
+                if hasattr(items, "aclose"):
+                    await items.aclose()
 
         return agen()
 
     def gen(items: Any = source) -> Iterator[Any]:
-        for item in items:
-            mapped = one(item)
-            if mapped is not None:
-                yield mapped
+        try:
+            for item in items:
+                mapped = one(item)
+                if mapped is not None:
+                    yield mapped
+        finally:
+            if hasattr(items, "close"):
+                items.close()
 
     return gen()
 
@@ -426,7 +440,8 @@ async def test_llama_index_chat_engine_streams_sync_and_async() -> None:
 async def test_llama_index_agent_workflow_events() -> None:
     """``agent.run(...).stream_events()``: the AgentStream deltas, none of the other events."""
     agent = FunctionAgent(llm=MockFunctionCallingLLM(), tools=[], system_prompt="Be brief.")
-    run = agent.run(user_msg="Why is the sky blue?")
+    # A plain in-memory buffer: the default memory keeps an aiosqlite thread past the test.
+    run = agent.run(user_msg="Why is the sky blue?", memory=ChatMemoryBuffer.from_defaults())
     streamed = await through_rais(run.stream_events())
     assert_done(streamed)
     assert streamed.text == "Why is the sky blue?"  # the mock echoes the question, once
@@ -514,6 +529,69 @@ async def test_pydantic_ai_model_failure_is_one_error_event() -> None:
     assert streamed.texts == ["partial "]
     assert streamed.types[-1] == "error"
     assert streamed.types.count("error") == 1
+
+
+# ------------------------------------------------------------------ a client that leaves
+
+
+async def test_leaving_early_ends_the_pydantic_ai_run() -> None:
+    """The browser closed the tab: the pipeline closes the handler, which leaves
+    ``run_stream`` and stops the model's stream."""
+    closed = asyncio.Event()
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        try:
+            for i in range(10_000):
+                yield f"t{i} "
+                await asyncio.sleep(0)
+        finally:
+            closed.set()
+
+    agent = Agent(FunctionModel(stream_function=stream))
+
+    async def handler() -> AsyncIterator[Any]:
+        async with agent.run_stream("hi") as result:
+            async for text in result.stream_text(delta=True, debounce_by=None):
+                yield text
+
+    events = rais_stream(handler(), [])
+    first = await anext(events)
+    assert first.type == "text"
+    await events.aclose()
+    await asyncio.wait_for(closed.wait(), 10)
+
+
+class EndlessChatModel(BaseChatModel):
+    """Streams until it is closed, and says when it was."""
+
+    closed: bool = False
+
+    @property
+    def _llm_type(self) -> str:
+        return "rais-test-endless"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="unused"))])
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            for i in range(10_000):
+                yield ChatGenerationChunk(message=AIMessageChunk(content=f"t{i} "))
+                await asyncio.sleep(0)
+        finally:
+            self.closed = True
+
+
+async def test_leaving_early_closes_the_langchain_stream() -> None:
+    model = EndlessChatModel()
+    events = rais_stream(model.astream([HumanMessage("hi")]), [])
+    assert (await anext(events)).type == "text"
+    await events.aclose()
+    assert model.closed
 
 
 # ------------------------------------------------------------------ unknown objects
