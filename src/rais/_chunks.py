@@ -237,10 +237,10 @@ def _llama_index_source(obj: Any) -> object:
 
 
 def _pydantic_ai(item: Any) -> Usage:
-    if hasattr(item, "input_tokens") or hasattr(item, "request_tokens"):  # result.usage
-        prompt = getattr(item, "input_tokens", getattr(item, "request_tokens", None))
-        completion = getattr(item, "output_tokens", getattr(item, "response_tokens", None))
-        return _usage(prompt, completion, getattr(item, "total_tokens", None))
+    if hasattr(item, "input_tokens"):  # result.usage
+        return _usage(item.input_tokens, item.output_tokens, getattr(item, "total_tokens", None))
+    if hasattr(item, "request_tokens"):  # older pydantic-ai releases
+        return _usage(item.request_tokens, item.response_tokens, item.total_tokens)
     raise TypeError(
         f"a stream source yielded {_name(item)}: with pydantic-ai, yield the text of "
         "result.stream_text(delta=True) inside agent.run_stream(...), then result.usage"
