@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from rais._sse_decode import SSEBlockDecoder
 from rais.endpoint import ChatEndpoint, Reply
 from rais.events import DONE, Event, error_event, text_event
 from rais.resume import (
@@ -32,6 +33,9 @@ from tests.servers import ROOT, ServerSpec, free_port, running
 __all__ = ["redis_server"]  # the session fixture, used below
 
 STORES = ["memory", "redis"]
+
+#: A bound for waits that take milliseconds on an idle machine.
+DEADLINE = 20.0
 
 
 @pytest.fixture(params=STORES)
@@ -80,7 +84,7 @@ async def test_live_tail_wakes_a_waiting_reader(store: StreamStore) -> None:
     await asyncio.sleep(0.1)
     assert not reader.done()
     await store.append("stream-live1", 0, texts(2))
-    woken = await asyncio.wait_for(reader, 5)
+    woken = await asyncio.wait_for(reader, DEADLINE)
     assert woken and woken == texts(2)[: len(woken)]  # Redis may wake on the first XADD
     assert woken + (await store.read("stream-live1", len(woken), 0) or []) == texts(2)
 
@@ -98,13 +102,22 @@ async def test_events_keep_their_exact_encoding(store: StreamStore) -> None:
 
 
 async def test_expired_stream_reads_none(redis_server: RedisServer) -> None:
-    for made in (InMemoryStore(ttl=0.3), RedisStore(redis_server.url, ttl=0.3)):
+    async def expires(made: StreamStore) -> None:
         await made.start("stream-exp01")
         await made.append("stream-exp01", 0, texts(2))
-        assert await made.read("stream-exp01", 1, 0) == [text_event("t1 ")]
-        await asyncio.sleep(0.6)
-        assert await made.read("stream-exp01", 1, 0) is None
+        assert await made.read("stream-exp01", 1, 0) == [text_event("t1 ")]  # within the TTL
+        await asyncio.sleep(TTL)  # at least the TTL; then it goes, soon
+        deadline = time.monotonic() + DEADLINE
+        while await made.read("stream-exp01", 1, 0) is not None:
+            assert time.monotonic() < deadline, "the stream outlived its TTL"
+            await asyncio.sleep(0.1)
         await made.aclose()
+
+    # Long enough that the first read is surely within it, even on a loaded machine.
+    TTL = 3.0
+    await asyncio.gather(
+        expires(InMemoryStore(ttl=TTL)), expires(RedisStore(redis_server.url, ttl=TTL))
+    )
 
 
 async def test_trimmed_history_cannot_be_resumed(redis_server: RedisServer) -> None:
@@ -131,12 +144,10 @@ async def test_memory_store_bounds_the_number_of_streams() -> None:
 
 async def test_redis_down_raises_store_unavailable_quickly() -> None:
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
-    started = time.monotonic()
     with pytest.raises(StoreUnavailable) as caught:
-        await store.start("stream-down1")
+        await asyncio.wait_for(store.start("stream-down1"), DEADLINE)  # an error, not a hang
     with pytest.raises(StoreUnavailable):
-        await store.read("stream-down1", 0, 1.0)
-    assert time.monotonic() - started < 10
+        await asyncio.wait_for(store.read("stream-down1", 0, 1.0), DEADLINE)
     assert "127.0.0.1" not in str(caught.value)
     await store.aclose()
 
@@ -148,10 +159,8 @@ async def test_hung_redis_times_out_instead_of_hanging() -> None:
         await store.start("stream-hung1")  # connected and working
         assert hung.process is not None
         hung.process.send_signal(signal.SIGSTOP)  # accepts nothing, answers nothing
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailable):
-            await store.append("stream-hung1", 0, texts(1))
-        assert time.monotonic() - started < 10
+        with pytest.raises(StoreUnavailable):  # after socket_timeout, long before the deadline
+            await asyncio.wait_for(store.append("stream-hung1", 0, texts(1)), DEADLINE)
     finally:
         if hung.process is not None:
             hung.process.send_signal(signal.SIGCONT)
@@ -216,15 +225,11 @@ async def frames(reply: Reply, limit: int | None = None) -> list[tuple[str | Non
     assert reply.stream is not None
     found: list[tuple[str | None, dict[str, Any]]] = []
     stream = reply.stream
+    decoder = SSEBlockDecoder()
     try:
         async for chunk in stream:
-            for block in chunk.decode().split("\n\n"):
-                event_id = None
-                for line in block.split("\n"):
-                    if line.startswith("id: "):
-                        event_id = line[4:]
-                    elif line.startswith("data: "):
-                        found.append((event_id, json.loads(line[6:])))
+            for block in decoder.feed(chunk):
+                found += [(block.event_id, json.loads(data)) for data in block.data]
             if limit is not None and len(found) >= limit:
                 del found[limit:]  # a chunk may carry a burst of events
                 break
@@ -239,6 +244,20 @@ def counting(n: int, delay: float, produced: list[str]) -> Any:
             await asyncio.sleep(delay)
             produced.append(f"t{i} ")
             yield f"t{i} "
+
+    return handler
+
+
+def endless(stopped: asyncio.Event) -> Any:
+    """A source that never ends by itself, and says when it was stopped."""
+
+    async def handler(messages: list[dict[str, Any]]) -> AsyncIterator[str]:
+        try:
+            for i in range(10**9):
+                await asyncio.sleep(0.01)
+                yield f"t{i} "
+        finally:
+            stopped.set()
 
     return handler
 
@@ -275,12 +294,11 @@ async def test_drop_and_resume_in_one_process(endpoint_store: str) -> None:
 
 
 async def test_without_resume_ids_are_numbers_and_disconnect_stops_generation() -> None:
-    produced: list[str] = []
-    endpoint = ChatEndpoint(handler=counting(50, 0.01, produced), resume=None)
+    stopped = asyncio.Event()
+    endpoint = ChatEndpoint(handler=endless(stopped), resume=None)
     got = await frames(await endpoint.handle("POST", BODY, headers()), limit=3)
     assert [i for i, _ in got] == ["1", "2", "3"]
-    await asyncio.sleep(0.2)
-    assert len(produced) < 10
+    await asyncio.wait_for(stopped.wait(), DEADLINE)  # the endless source was closed
     assert (await endpoint.handle("POST", BODY, headers("1"))).status == 204
 
 
@@ -308,23 +326,22 @@ async def test_redis_down_is_503_before_streaming() -> None:
 
 async def test_redis_dying_mid_stream_ends_with_one_error_event() -> None:
     dying = RedisServer().start()
-    produced: list[str] = []
-    endpoint = ChatEndpoint(handler=counting(200, 0.02, produced), resume=dying.url)
+    stopped = asyncio.Event()
+    endpoint = ChatEndpoint(handler=endless(stopped), resume=dying.url)
     try:
         reply = await endpoint.handle("POST", BODY, headers())
         assert reply.stream is not None
         events: list[dict[str, Any]] = []
+        decoder = SSEBlockDecoder()
         async for chunk in reply.stream:
-            for line in chunk.decode().split("\n"):
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
+            for block in decoder.feed(chunk):
+                events += [json.loads(data) for data in block.data]
             if len(events) >= 3 and dying.process is not None:
                 dying.stop()
         assert [e["type"] for e in events][-1] == "error"
         assert [e["type"] for e in events].count("error") == 1
         assert "store" in events[-1]["error"] and dying.url not in events[-1]["error"]
-        await asyncio.sleep(0.3)
-        assert len(produced) < 100  # the detached generation stopped too
+        await asyncio.wait_for(stopped.wait(), DEADLINE)  # the detached generation stopped too
     finally:
         dying.stop()
         assert endpoint.store is not None
