@@ -9,7 +9,7 @@ from rais.starlette import rais_endpoint, rais_websocket_endpoint
 
 app = Starlette(
     routes=[
-        Route("/api/chat", rais_endpoint(provider="openai"), methods=["POST"]),
+        Route("/api/chat", rais_endpoint(provider="openai")),
         WebSocketRoute("/api/chat/ws", rais_websocket_endpoint(provider="openai")),
     ],
     middleware=[

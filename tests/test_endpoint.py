@@ -168,9 +168,9 @@ async def test_offline_provider_endpoint(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_endpoint_configuration_errors() -> None:
     with pytest.raises(RaisError):
         ChatEndpoint(provider="no-such-provider")
-    with pytest.raises(ValueError):
-        ChatEndpoint(provider="offline", handler=tokens)
     assert ChatEndpoint().provider == "offline"
+    with pytest.raises(RaisError):  # provider= beside handler= is what chat.stream() uses
+        ChatEndpoint(provider="no-such-provider", handler=tokens)
 
 
 # ---------------------------------------------------------------- non-stream answers

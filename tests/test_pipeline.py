@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from rais import RaisError, UpstreamError, rais_event
+from rais.chat import Turn
 from rais.errors import GENERIC_MESSAGE
 from rais.events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, text_event
 from rais.pipeline import rais_events, with_heartbeats
@@ -253,15 +254,15 @@ async def failing_after(items: list[str], exc: BaseException) -> AsyncIterator[s
 
 
 async def test_exception_becomes_one_error_event() -> None:
-    failures: list[BaseException] = []
+    turn = Turn()
     boom = RuntimeError("internal detail /srv/app/x.py")
-    events = await collect(failing_after(["a", "b"], boom), failures=failures)
+    events = await collect(failing_after(["a", "b"], boom), turn=turn)
     assert_well_formed(events)
     assert texts(events) == ["a", "b"]
     message = error_text(events)
     assert message.startswith(GENERIC_MESSAGE)
     assert "internal detail" not in message and "/srv" not in message
-    assert failures == [boom]
+    assert turn.failure is boom and turn.parts == ["a", "b"]
 
 
 async def test_exception_before_first_item() -> None:
@@ -283,10 +284,10 @@ async def test_exception_in_an_awaitable_source() -> None:
     async def make() -> list[str]:
         raise UpstreamError("The provider said no.", status=401)
 
-    failures: list[BaseException] = []
-    events = await collect(make(), failures=failures)
+    turn = Turn()
+    events = await collect(make(), turn=turn)
     assert payloads(events) == [{"type": "error", "error": "The provider said no."}]
-    assert getattr(failures[0], "status", None) == 401
+    assert getattr(turn.failure, "status", None) == 401
 
 
 async def test_rais_error_message_passes_through() -> None:

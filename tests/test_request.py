@@ -58,11 +58,8 @@ def test_extra_fields_are_kept_and_message_extras_dropped() -> None:
 @pytest.mark.parametrize(
     "content_type",
     [
-        None,
-        "",
         "application/json",
         "APPLICATION/JSON",
-        "text/plain;charset=UTF-8",
         "application/vnd.api+json",
         " application/json ; charset=utf-8",
     ],
@@ -82,7 +79,7 @@ def test_unicode_and_utf16_bodies() -> None:
 
 def test_limits_at_the_boundary_pass() -> None:
     data = body({"messages": [{"role": "user", "content": "abcd"}] * 3})
-    req = parse_chat_request(data, None, Limits(len(data), 3, 4))
+    req = parse_chat_request(data, "application/json", Limits(len(data), 3, 4))
     assert len(req.messages) == 3
 
 
@@ -134,7 +131,15 @@ def test_content_too_long_is_413() -> None:
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/html", "application/x-www-form-urlencoded", "multipart/form-data; b=x"]
+    "content_type",
+    [
+        None,  # no header: fetch() sends a Blob that way without a CORS preflight
+        "",
+        "text/plain;charset=UTF-8",  # a cross-site "simple" POST
+        "text/html",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; b=x",
+    ],
 )
 def test_wrong_content_type_is_415(content_type: str) -> None:
     exc = parse_error(body({"messages": [{"role": "user", "content": "x"}]}), content_type)

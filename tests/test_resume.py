@@ -24,6 +24,7 @@ from rais.resume import (
     RedisStore,
     StoreUnavailable,
     StreamStore,
+    new_stream_id,
     open_store,
     parse_event_id,
 )
@@ -316,7 +317,7 @@ async def test_idle_generation_is_stopped_after_the_ttl() -> None:
 
 async def test_redis_down_is_503_before_streaming() -> None:
     endpoint = ChatEndpoint(handler=counting(3, 0, []), resume=f"redis://127.0.0.1:{free_port()}")
-    for last_event_id in (None, "abcdefgh12:3"):
+    for last_event_id in (None, new_stream_id() + ":3"):
         reply = await endpoint.handle("POST", BODY, headers(last_event_id))
         assert reply.status == 503 and reply.stream is None
         assert json.loads(reply.body)["error"]["type"] == "store_unavailable"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .chat import Chat, StreamResult, Usage
 from .errors import RaisError, UpstreamError
 from .events import Event, rais_event, sse_text
 from .pipeline import rais_events
@@ -16,17 +17,21 @@ from .providers import ProviderConfig, provider_stream
 from .request import ChatRequest, Limits, RequestError, parse_chat_request
 
 __all__ = [
+    "Chat",
     "ChatRequest",
     "Event",
     "Limits",
     "RaisError",
     "RequestError",
+    "StreamResult",
     "UpstreamError",
+    "Usage",
     "__version__",
     "parse_chat_request",
     "rais_event",
     "rais_events",
     "stream_response",
+    "stream_text",
 ]
 
 __version__ = "0.1.0"
@@ -71,3 +76,40 @@ async def stream_response(
             yield sse_text(event)
     finally:  # a client that left cancels the upstream call now, not at garbage collection
         await events.aclose()
+
+
+def stream_text(
+    messages: list[dict[str, Any]],
+    *,
+    provider: str,
+    api_key: str | None = None,
+    model: str | None = None,
+    max_tokens: int = 1024,
+    system: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    usage: bool = True,
+    **options: Any,
+) -> AsyncIterator[str | Usage]:
+    """Stream a provider's answer as text chunks, plus :class:`Usage` when it reports it.
+
+    For handlers: return it (or yield from it) and rais frames the text and hands the
+    usage to ``on_finish``. SDK errors are raised as :class:`UpstreamError` with the
+    provider's HTTP status. ``usage=False`` stops asking OpenAI-compatible servers for
+    usage (some reject ``stream_options``). In an endpoint with ``provider=``,
+    ``chat.stream(**overrides)`` does the same with the request's settings.
+    """
+    config = ProviderConfig(
+        provider=provider,
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        system=system,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        max_retries=max_retries,
+        usage=usage,
+        options=options,
+    )
+    return provider_stream(messages, config)

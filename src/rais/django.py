@@ -1,51 +1,77 @@
 """Django adapter: ``path("api/chat", rais_view(provider="openai"))`` in a URLconf.
 
-An async, CSRF-exempt view (it is an API called cross-origin; wrap it with
-Django's decorators for auth). Under ASGI the stream is an async iterator that
-Django sends as it goes. Under WSGI Django would consume an async iterator whole,
-so there the stream runs on the core's bridge loop and is handed over as a sync one.
+An async view. It is CSRF-exempt: browsers cannot send its ``application/json`` body
+cross-origin without a CORS preflight, which the CORS policy (django-cors-headers)
+decides. With session-cookie auth and no CORS layer you may still want Django's check:
+wrap it, ``path("api/chat", csrf_protect(rais_view(...)))``, and send the
+``X-CSRFToken`` header from the page.
+
+Under ASGI the stream is an async iterator that Django sends as it goes. Under WSGI
+Django would consume an async iterator whole, so there the stream runs on the core's
+bridge loop and is handed over as a sync one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from .bridge import run_on_bridge, stream_sync
-from .endpoint import ChatEndpoint, Reply
+from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from .pipeline import Source
 from .websocket import WebSocketApp, asgi_websocket_app
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
-__all__ = ["rais_view", "rais_websocket"]
+__all__ = ["rais_response", "rais_view", "rais_websocket"]
 
 View = Callable[..., Awaitable[HttpResponseBase]]
 
 
 def rais_view(**options: Unpack[EndpointOptions]) -> View:
-    """An async Django view answering RAIS chat requests."""
+    """An async Django view answering RAIS chat requests (every method; the core decides)."""
     endpoint = ChatEndpoint(**options)
 
     async def chat(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        scope = getattr(request, "scope", None)  # only ASGI requests carry one
-        method = request.method or "GET"
-        if scope is not None:
-            reply = await endpoint.handle(
-                method, request.body, request.headers, http_version=scope.get("http_version")
-            )
-            return to_response(reply, wsgi=False)
-        reply = await run_on_bridge(
-            endpoint.handle(method, request.body, request.headers, http_version=None)
-        )
-        return to_response(reply, wsgi=True)
+        return await _answer(endpoint, request)
 
     chat.csrf_exempt = True  # type: ignore[attr-defined]
     return chat
+
+
+async def rais_response(
+    request: HttpRequest, handler: Handler | Source, **options: Unpack[ResponseOptions]
+) -> HttpResponseBase:
+    """Answer ``request`` from a hand-written async view, exactly as ``rais_view`` would."""
+    return await _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)), request)
+
+
+async def _answer(endpoint: ChatEndpoint, request: HttpRequest) -> HttpResponseBase:
+    scope = getattr(request, "scope", None)  # only ASGI requests carry one
+    method = request.method or "GET"
+    if scope is not None:
+        # Django has spooled the body already (to disk past FILE_UPLOAD_MAX_MEMORY_SIZE).
+        reply = await endpoint.handle(
+            method,
+            _read_all(request),
+            request.headers,
+            request=request,
+            http_version=scope.get("http_version"),
+        )
+        return to_response(reply, wsgi=False)
+    reply = endpoint.handle_sync(
+        method, request.read, request.headers, request=request, environ=request.META
+    )
+    return to_response(reply, wsgi=True)
+
+
+async def _read_all(request: HttpRequest) -> Any:
+    while chunk := request.read(65536):
+        yield chunk
 
 
 def rais_websocket(**options: Unpack[EndpointOptions]) -> WebSocketApp:
@@ -60,5 +86,5 @@ def to_response(reply: Reply, *, wsgi: bool) -> HttpResponseBase:
     headers = dict(reply.headers)
     if reply.stream is None:
         return HttpResponse(reply.body, status=reply.status, headers=headers)
-    stream = stream_sync(reply.stream) if wsgi else reply.stream
+    stream = reply.sync_stream() if wsgi else reply.stream
     return StreamingHttpResponse(stream, status=reply.status, headers=headers)

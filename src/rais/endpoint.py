@@ -9,55 +9,113 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import json
+import logging
 import os
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias, TypedDict
 
-from .events import HEARTBEAT, Event, sse_frame
-from .pipeline import EventFeed, Source, access_log, log_stream, rais_events, with_heartbeats
+from ._sse import hold_first_event, sse_headers, sse_reply
+from .bridge import run_sync, stream_sync
+from .chat import Chat, OnFinish, Turn
+from .pipeline import Source, access_log, rais_events
 from .providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
-from .request import ChatRequest, Limits, RequestError, parse_chat_request
+from .request import (
+    ChatRequest,
+    Limits,
+    RequestError,
+    check_content_length,
+    parse_chat_request,
+    read_body,
+    read_body_sync,
+)
 from .resume import (
     StoreUnavailable,
     StreamStore,
     new_stream_id,
     open_store,
+    owns_stream,
     parse_event_id,
     start_generation,
     tail,
 )
 
-__all__ = ["ChatEndpoint", "EndpointOptions", "Handler", "Headers", "Reply", "sse_reply"]
+logger = logging.getLogger("rais")
+
+__all__ = [
+    "ChatEndpoint",
+    "Configure",
+    "EndpointOptions",
+    "Handler",
+    "ResponseOptions",
+    "Headers",
+    "Reply",
+    "sse_reply",
+]
 
 
-#: ``handler(messages)`` returns (or resolves to) any source the pipeline accepts.
-Handler: TypeAlias = Callable[[list[dict[str, Any]]], "Source | Awaitable[Source]"]
+#: ``handler(messages)`` or ``handler(chat)`` returns (or resolves to) any source the
+#: pipeline accepts. A handler whose first parameter is named ``chat`` or annotated
+#: :class:`~rais.Chat` gets the whole :class:`~rais.Chat`; any other gets the messages.
+Handler: TypeAlias = Callable[[Any], "Source | Awaitable[Source]"]
+
+#: ``configure(chat)`` returns per-request provider settings (``model``, ``system``,
+#: ``temperature``, ``max_tokens``, any SDK option) or ``None``; it may raise
+#: :class:`~rais.RequestError` to refuse the request (401, 422, 429, ...) before streaming.
+Configure: TypeAlias = Callable[
+    [Chat], "Mapping[str, Any] | Awaitable[Mapping[str, Any] | None] | None"
+]
+
+#: ``owner(chat)`` names who may resume a resumable stream (e.g. the user id).
+Owner: TypeAlias = Callable[[Chat], "str | Awaitable[str | None] | None"]
 
 #: How long to hold the response for a first event, so that an upstream that fails at
 #: once (bad key, 429, unknown model) is answered with its real HTTP status.
 FIRST_EVENT_WAIT = 0.5
 
+#: Settings ``configure`` may return that are not SDK call options.
+_CONFIG_FIELDS = frozenset(
+    {"model", "api_key", "base_url", "system", "max_tokens", "timeout", "max_retries", "usage"}
+)
 
-class EndpointOptions(TypedDict, total=False):
-    """The keyword options every adapter accepts, passed through to :class:`ChatEndpoint`."""
+
+class ResponseOptions(TypedDict, total=False):
+    """The options of the response helpers (``rais_response``): all but ``handler``."""
 
     provider: str | None
-    handler: Handler | None
+    configure: Configure | None
+    on_finish: OnFinish | None
     model: str | None
     api_key: str | None
     base_url: str | None
     system: str | None
     max_tokens: int
+    usage: bool
     limits: Limits
     heartbeat: float | None
+    send_timeout: float | None
     timeout: float | None
     max_retries: int | None
     options: dict[str, Any]
     resume: StreamStore | str | bool | None
+    owner: Owner | None
+
+
+class EndpointOptions(ResponseOptions, total=False):
+    """The keyword options every adapter accepts, passed through to :class:`ChatEndpoint`."""
+
+    handler: Handler | None
 
 
 class Headers(Protocol):
@@ -79,10 +137,44 @@ class Reply:
     def media_type(self) -> str:
         return dict(self.headers).get("Content-Type", "application/json")
 
+    def sync_stream(self) -> Iterator[bytes]:
+        """The stream for a WSGI response body, pulled through the shared bridge loop."""
+        assert self.stream is not None
+        return stream_sync(self.stream)
+
 
 def json_reply(status: int, data: dict[str, Any], headers: Iterable[tuple[str, str]] = ()) -> Reply:
     body = json.dumps(data, separators=(",", ":")).encode()
     return Reply(status, [("Content-Type", "application/json"), *headers], body)
+
+
+def error_reply(exc: RequestError) -> Reply:
+    return json_reply(exc.status, exc.body(), exc.headers.items())
+
+
+_ALLOW = "POST, OPTIONS"
+
+#: Every method an adapter routes to the core, so the core answers each (405 JSON).
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+#: What the core can answer, for OpenAPI documents (FastAPI, Litestar).
+OPENAPI_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A RAIS v1 event stream (`data: {json}` events, ending with done or error).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    204: {"description": "A reconnect with Last-Event-ID that cannot be resumed."},
+    400: {"description": "The body is not JSON."},
+    401: {"description": "Refused by the app (its configure hook)."},
+    405: {"description": "Not POST (the Allow header lists what is)."},
+    411: {"description": "A chunked body the WSGI server cannot read."},
+    413: {"description": "The body or the conversation is too large."},
+    415: {"description": "The body is not application/json."},
+    422: {"description": "The body is not a valid chat request, or a value is not allowed."},
+    429: {"description": "Rate limited (by the app or the model provider); see Retry-After."},
+    503: {"description": "The resumable stream store is unavailable; see Retry-After."},
+}
+_NO_CONTENT = [("Cache-Control", "no-cache")]
 
 
 @dataclass
@@ -91,13 +183,23 @@ class ChatEndpoint:
 
     provider: str | None = None
     handler: Handler | None = None
+    #: Per-request settings and refusals: ``configure(chat) -> {"model": ..., ...}``.
+    configure: Configure | None = None
+    #: Called once per stream with its :class:`~rais.StreamResult`, whatever ended it.
+    on_finish: OnFinish | None = None
     model: str | None = None
     api_key: str | None = None
     base_url: str | None = None
     system: str | None = None
     max_tokens: int = 1024
+    #: Ask the provider for token usage (OpenAI ``stream_options``; off for servers that reject it).
+    usage: bool = True
     limits: Limits = field(default_factory=Limits)
     heartbeat: float | None = field(default_factory=lambda: _env_float("RAIS_HEARTBEAT", 15.0))
+    #: Seconds a client may stop reading before its stream is ended and upstream cancelled.
+    send_timeout: float | None = field(
+        default_factory=lambda: _env_float("RAIS_SEND_TIMEOUT", 30.0)
+    )
     timeout: float | None = None
     max_retries: int | None = field(default_factory=lambda: _env_int("RAIS_MAX_RETRIES"))
     options: dict[str, Any] = field(default_factory=dict)
@@ -106,15 +208,17 @@ class ChatEndpoint:
         default_factory=lambda: os.environ.get("RAIS_RESUME_URL") or None,
         repr=False,  # a redis:// URL may carry a password
     )
+    #: Who may resume a resumable stream: a reconnect from another owner gets 204.
+    owner: Owner | None = None
 
     def __post_init__(self) -> None:
         self.store = open_store(self.resume)
         if self.handler is None:
             self.provider = self.provider or "offline"
+        if self.provider is not None:
             resolve_provider(self.provider)  # an unknown provider fails at start-up
             preload_sdk(self.provider)
-        elif self.provider is not None:
-            raise ValueError("pass either provider= or handler=, not both")
+        self._handler_takes_chat = self.handler is not None and takes_chat(self.handler)
         self.config = ProviderConfig(
             provider=self.provider or "handler",
             model=self.model,
@@ -124,89 +228,375 @@ class ChatEndpoint:
             max_tokens=self.max_tokens,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            usage=self.usage,
             options=dict(self.options),
         )
 
-    # -- the one entry point adapters call -------------------------------------------
+    # -- the entry points adapters call ----------------------------------------------
 
     async def handle(
-        self, method: str, body: bytes, headers: Headers, *, http_version: str | None = "1.1"
+        self,
+        method: str,
+        body: bytes | AsyncIterable[bytes],
+        headers: Headers,
+        *,
+        request: Any = None,
+        http_version: str | None = "1.1",
     ) -> Reply:
-        """Answer one HTTP request. ``http_version=None`` means WSGI (no hop-by-hop headers)."""
+        """Answer one HTTP request. ``body`` may be the raw chunks: they are read here,
+        bounded by the limit while reading. ``http_version=None`` means WSGI."""
+        early = self._before_body(method, headers)
+        if early is not None:
+            return early
+        if not isinstance(body, (bytes, bytearray)):
+            try:
+                body = await read_body(body, headers.get("content-length"), self.limits)
+            except RequestError as exc:
+                return error_reply(exc)
+        return await self._answer(method, bytes(body), headers, request, http_version)
+
+    def handle_sync(
+        self,
+        method: str,
+        read: Callable[[int], bytes],
+        headers: Headers,
+        *,
+        request: Any = None,
+        environ: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """:meth:`handle` for WSGI views: the body is read in the calling thread (bounded),
+        the rest runs on the shared bridge loop. A sync ``configure`` runs in the calling
+        thread, so it can use the framework's request context (Flask's ``g``, a login
+        extension's ``current_user``). ``environ`` lets the core put a send timeout on
+        the client socket (gunicorn exposes it) so a stalled client frees its thread."""
+        early = self._before_body(method, headers, environ=environ)
+        if early is not None:
+            return early
+        try:
+            body = read_body_sync(read, headers.get("content-length"), self.limits)
+        except RequestError as exc:
+            return error_reply(exc)
+        if environ is not None:
+            _limit_socket_writes(environ, self.send_timeout)
+        chat = self._parse(body, headers, request)
+        if isinstance(chat, Reply):
+            return chat
+        if chat is None:
+            return run_sync(
+                self.resume_reply(str(headers.get("last-event-id")), self._bare(headers, request))
+            )
+        overrides: Mapping[str, Any] | None = None
+        configured = False
+        if self.configure is not None and not _is_async(self.configure) and _no_loop_here():
+            try:
+                overrides = _configure_result(self.configure, chat)
+            except RequestError as exc:
+                return error_reply(exc)
+            configured = True
+        return run_sync(
+            self.stream_reply(chat, http_version=None, overrides=overrides, configured=configured)
+        )
+
+    def _before_body(
+        self, method: str, headers: Headers, *, environ: Mapping[str, Any] | None = None
+    ) -> Reply | None:
+        """What is answered without reading the body: methods, reconnects, size, chunking."""
         if method == "OPTIONS":
-            return Reply(204, [("Allow", "POST, OPTIONS")])
+            return Reply(204, [("Allow", _ALLOW)])
         if method != "POST":
             return json_reply(
                 405,
                 {"error": {"type": "method_not_allowed", "message": "Use POST with a JSON body."}},
-                [("Allow", "POST, OPTIONS")],
+                [("Allow", _ALLOW)],
             )
-        last_event_id = headers.get("last-event-id")
-        if last_event_id is not None:
-            # A reconnect: its body (often the same chat) is ignored, the id says it all.
-            return await self.resume_reply(str(last_event_id), http_version=http_version)
+        if headers.get("last-event-id") is not None:
+            return None  # a reconnect: its body is ignored, the id says it all
+        if environ is not None and _unreadable_chunked(environ, headers):
+            return json_reply(
+                411,
+                {
+                    "error": {
+                        "type": "length_required",
+                        "message": "Send the body with a Content-Length (this server cannot "
+                        "read chunked requests).",
+                    }
+                },
+            )
         try:
-            request = parse_chat_request(body, headers.get("content-type"), self.limits)
+            check_content_length(headers.get("content-length"), self.limits)
         except RequestError as exc:
-            return json_reply(exc.status, exc.body())
-        return await self.stream_reply(request, http_version=http_version)
+            return error_reply(exc)
+        return None
+
+    async def _answer(
+        self,
+        method: str,
+        body: bytes,
+        headers: Headers,
+        request: Any,
+        http_version: str | None,
+    ) -> Reply:
+        chat = self._parse(body, headers, request)
+        if isinstance(chat, Reply):
+            return chat
+        if chat is None:
+            last_event_id = str(headers.get("last-event-id"))
+            bare = self._bare(headers, request)
+            return await self.resume_reply(last_event_id, bare, http_version=http_version)
+        return await self.stream_reply(chat, http_version=http_version)
+
+    def _parse(self, body: bytes, headers: Headers, request: Any) -> Chat | Reply | None:
+        """The validated :class:`Chat`, a 4xx reply, or ``None`` for a reconnect."""
+        if headers.get("last-event-id") is not None:
+            return None
+        try:
+            parsed = parse_chat_request(body, headers.get("content-type"), self.limits)
+        except RequestError as exc:
+            return error_reply(exc)
+        return Chat(parsed.messages, parsed.extra, request=request, headers=headers)
+
+    @staticmethod
+    def _bare(headers: Headers, request: Any) -> Chat:
+        """A reconnect's Chat: no messages (its body is ignored), for ``owner``."""
+        return Chat([], request=request, headers=headers)
 
     async def stream_reply(
-        self, request: ChatRequest, *, http_version: str | None = "1.1"
+        self,
+        chat: Chat | ChatRequest,
+        *,
+        http_version: str | None = "1.1",
+        overrides: Mapping[str, Any] | None = None,
+        configured: bool = False,
     ) -> Reply:
-        """Start the event stream for a validated request."""
+        """Configure, then start the event stream for a validated request."""
+        if isinstance(chat, ChatRequest):
+            chat = Chat(chat.messages, chat.extra)
+        try:
+            turn, source = await self.prepare(chat, overrides=overrides, configured=configured)
+        except RequestError as exc:
+            return error_reply(exc)
         if self.store is not None:
-            return await self.resumable_reply(self.store, request, http_version=http_version)
+            return await self.resumable_reply(self.store, chat, turn, source, http_version)
         return await sse_reply(
-            self.source(request.messages),
+            source,
             heartbeat=self.heartbeat,
             http_version=http_version,
             secrets=(self.api_key,),
+            turn=turn,
+            send_timeout=self.send_timeout,
         )
 
+    async def prepare(
+        self,
+        chat: Chat,
+        *,
+        kind: str = "stream",
+        overrides: Mapping[str, Any] | None = None,
+        configured: bool = False,
+    ) -> tuple[Turn, Source]:
+        """Run ``configure`` and pick the source; raises :class:`RequestError` to refuse."""
+        config = self.config
+        if self.configure is not None and not configured:
+            overrides = await _configure_async(self.configure, chat)
+        if overrides:
+            config = with_overrides(config, overrides)
+        chat.settings = settings_of(config)
+        turn = Turn(
+            chat,
+            on_finish=self.on_finish,
+            model=config.resolved_model or None,
+            kind=kind,
+        )
+        if self.handler is None:
+            return turn, provider_stream(chat.messages, config)
+        if self.provider is not None:
+
+            def stream_with(extra: Mapping[str, Any]) -> AsyncIterator[Any]:
+                chosen = with_overrides(config, extra)
+                turn.model = chosen.resolved_model or None
+                return provider_stream(chat.messages, chosen)
+
+            chat._stream_with = stream_with
+        argument = chat if self._handler_takes_chat else chat.messages
+        return turn, _call_handler(self.handler, argument)
+
     async def resumable_reply(
-        self, store: StreamStore, request: ChatRequest, *, http_version: str | None = "1.1"
+        self,
+        store: StreamStore,
+        chat: Chat,
+        turn: Turn,
+        source: Source,
+        http_version: str | None = "1.1",
     ) -> Reply:
         """Generate into ``store`` in a detached task; this client reads it like a reconnect."""
-        started = time.perf_counter()
-        stream_id = new_stream_id()
+        owner = await self._owner_of(chat)
+        stream_id = new_stream_id(owner)
+        turn.stream_id = stream_id
+        turn.kind = "resumable stream"
         try:
             await store.start(stream_id)  # before any upstream call: fail fast, spend nothing
         except StoreUnavailable:
+            turn.finish("refused", "The stream store is unavailable.", 503)
             return _store_unavailable()
-        failures: list[BaseException] = []
-        events = rais_events(
-            self.source(request.messages), secrets=(self.api_key,), failures=failures
-        )
-        first, refused = await _hold_for_first_event(events, failures, started)
+        events = rais_events(source, secrets=(self.api_key,), turn=turn)
+        first, refused = await hold_first_event(events, turn)
         if refused is not None:
             return refused
-        start_generation(store, stream_id, first, events, started)
+        start_generation(store, stream_id, first, events, turn)
         stream = tail(store, stream_id, 0, self.heartbeat)
         return Reply(200, sse_headers(http_version), stream=stream)
 
-    async def resume_reply(self, last_event_id: str, *, http_version: str | None = "1.1") -> Reply:
+    async def resume_reply(
+        self, last_event_id: str, chat: Chat | None = None, *, http_version: str | None = "1.1"
+    ) -> Reply:
         """Answer a reconnect: the events after ``last_event_id`` then the live tail, or 204."""
         position = parse_event_id(last_event_id) if self.store is not None else None
         if self.store is None or position is None:
             # Resume off, or not an id we issued: 204 tells the client to stop retrying.
-            return Reply(204, [("Cache-Control", "no-cache")])
+            return Reply(204, list(_NO_CONTENT))
         stream_id, after = position
+        if not owns_stream(stream_id, await self._owner_of(chat)):
+            access_log.info("stream resume refused: another owner")
+            return Reply(204, list(_NO_CONTENT))
         try:
             batch = await self.store.read(stream_id, after, 0)
         except StoreUnavailable:
             return _store_unavailable()
         if batch is None:  # unknown, expired, already complete, or trimmed: cannot resume
-            return Reply(204, [("Cache-Control", "no-cache")])
+            return Reply(204, list(_NO_CONTENT))
         access_log.info("stream resumed after=%d", after)
         stream = tail(self.store, stream_id, after, self.heartbeat, batch)
         return Reply(200, sse_headers(http_version), stream=stream)
 
+    async def _owner_of(self, chat: Chat | None) -> str | None:
+        if self.owner is None or chat is None:
+            return None
+        owner = self.owner(chat)
+        if inspect.isawaitable(owner):
+            owner = await owner
+        return None if owner is None else str(owner)
+
     def source(self, messages: list[dict[str, Any]]) -> Source:
-        """The token source for ``messages``: the handler's, or the provider's."""
+        """The token source for ``messages`` with the endpoint's settings (no ``configure``)."""
         if self.handler is not None:
-            return _call_handler(self.handler, messages)
+            chat = Chat(messages)
+            return _call_handler(self.handler, chat if self._handler_takes_chat else messages)
         return provider_stream(messages, self.config)
+
+
+def endpoint_for(handler: Handler | Source, options: Mapping[str, Any]) -> ChatEndpoint:
+    """The endpoint behind a response helper: ``handler`` is a handler, or a ready source
+    (a generator already built from the messages) that is streamed as it is."""
+    if callable(handler) and not isinstance(handler, (AsyncIterable, Iterable)):
+        return ChatEndpoint(handler=handler, **options)
+    source = handler
+    return ChatEndpoint(handler=lambda _messages: source, **options)
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
+
+
+def _no_loop_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
+
+
+def _configure_result(configure: Configure, chat: Chat) -> Mapping[str, Any] | None:
+    """Call a sync ``configure``; anything but a :class:`RequestError` is a 500."""
+    try:
+        result = configure(chat)
+    except RequestError:
+        raise
+    except Exception:
+        logger.exception("configure raised")
+        raise RequestError(
+            500, "The request could not be configured.", kind="internal_error"
+        ) from None
+    if inspect.isawaitable(result):  # a sync function that returned a coroutine
+        raise RequestError(500, "configure returned an awaitable here.", kind="internal_error")
+    return result
+
+
+async def _configure_async(configure: Configure, chat: Chat) -> Mapping[str, Any] | None:
+    """Await an async ``configure``; a sync one runs in a worker thread, never blocking the
+    event loop (and so it may use a sync ORM, e.g. Django's, from an async server)."""
+    try:
+        if _is_async(configure):
+            return await configure(chat)  # type: ignore[no-any-return, misc]
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, configure, chat)
+        if inspect.isawaitable(result):
+            result = await result
+        return result  # type: ignore[no-any-return]
+    except RequestError:
+        raise
+    except Exception:
+        logger.exception("configure raised")
+        raise RequestError(
+            500, "The request could not be configured.", kind="internal_error"
+        ) from None
+
+
+def takes_chat(handler: Callable[..., Any]) -> bool:
+    """Whether ``handler`` asks for the :class:`~rais.Chat` (first parameter named ``chat``
+    or annotated ``Chat``) rather than the plain messages the docs' handlers take."""
+    try:
+        parameters = list(inspect.signature(handler).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if not parameters:
+        return False
+    first = parameters[0]
+    annotation = first.annotation
+    if annotation is Chat:
+        return True
+    if isinstance(annotation, str) and annotation.rpartition(".")[2] == "Chat":
+        return True
+    return first.name == "chat"
+
+
+def with_overrides(config: ProviderConfig, overrides: Mapping[str, Any]) -> ProviderConfig:
+    """The endpoint's settings with a request's overrides; unknown keys are SDK options."""
+    fields = {key: value for key, value in overrides.items() if key in _CONFIG_FIELDS}
+    options = {key: value for key, value in overrides.items() if key not in _CONFIG_FIELDS}
+    if "options" in options:
+        options.update(options.pop("options") or {})
+    if options:
+        fields["options"] = {**config.options, **options}
+    return dataclasses.replace(config, **fields) if fields else config
+
+
+def settings_of(config: ProviderConfig) -> dict[str, Any]:
+    """What a handler may read back: the provider settings this request will use."""
+    return {
+        "provider": config.provider,
+        "model": config.resolved_model or None,
+        "system": config.system,
+        "max_tokens": config.max_tokens,
+        **config.options,
+    }
+
+
+def _unreadable_chunked(environ: Mapping[str, Any], headers: Headers) -> bool:
+    """A chunked body the WSGI server does not de-chunk for us (Django reads none of it)."""
+    if headers.get("content-length"):
+        return False
+    encoding = str(headers.get("transfer-encoding") or "").lower()
+    return "chunked" in encoding and not environ.get("wsgi.input_terminated")
+
+
+def _limit_socket_writes(environ: Mapping[str, Any], timeout: float | None) -> None:
+    """A stalled client must not pin a WSGI thread for ever: gunicorn hands us its socket."""
+    sock = environ.get("gunicorn.socket")
+    if timeout and sock is not None:
+        with contextlib.suppress(Exception):
+            sock.settimeout(timeout)
 
 
 def _store_unavailable() -> Reply:
@@ -216,133 +606,12 @@ def _store_unavailable() -> Reply:
     )
 
 
-async def _call_handler(handler: Handler, messages: list[dict[str, Any]]) -> Source:
+async def _call_handler(handler: Handler, argument: Any) -> Source:
     """Call the handler inside the stream, so even its first failure is an ``error`` event."""
-    source = handler(messages)
+    source = handler(argument)
     if inspect.isawaitable(source):
         source = await source
     return source
-
-
-async def sse_reply(
-    source: Source,
-    *,
-    heartbeat: float | None = None,
-    http_version: str | None = "1.1",
-    secrets: Iterable[str | None] = (),
-) -> Reply:
-    """Start streaming ``source``; a source that fails before its first event gets an HTTP error.
-
-    The reply is held for at most :data:`FIRST_EVENT_WAIT` so that an upstream that
-    fails at once (bad key, 429, unknown model) is answered with its real status and
-    ``Retry-After``; later failures are ``error`` events.
-    """
-    started = time.perf_counter()  # time to first token counts from the request
-    failures: list[BaseException] = []
-    feed = EventFeed()
-    events = with_heartbeats(
-        rais_events(source, secrets=secrets, failures=failures), heartbeat, feed=feed
-    )
-    first, refused = await _hold_for_first_event(events, failures, started)
-    if refused is not None:
-        return refused
-    return Reply(200, sse_headers(http_version), stream=_sse(first, events, started, feed.ready))
-
-
-async def _hold_for_first_event(
-    events: AsyncGenerator[Event, None], failures: list[BaseException], started: float
-) -> tuple[asyncio.Future[Event], Reply | None]:
-    """Wait up to :data:`FIRST_EVENT_WAIT` for the first event; an upstream that failed
-    at once with an HTTP status is refused with that status (and ``events`` closed)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + FIRST_EVENT_WAIT
-    first = asyncio.ensure_future(events.__anext__())
-    try:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(first), deadline - loop.time())
-            # A heartbeat while nothing is sent yet means nothing: keep waiting for a real one.
-            if not first.done() or first.cancelled() or first.exception() is not None:
-                break
-            if first.result() is not HEARTBEAT or loop.time() >= deadline:
-                break
-            first = asyncio.ensure_future(events.__anext__())
-    except BaseException:  # the request itself was cancelled (client gone): stop upstream now
-        first.cancel()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait([first])
-            await events.aclose()
-        raise
-    if first.done() and not first.cancelled() and first.exception() is None:
-        event = first.result()
-        status = getattr(failures[0], "status", None) if failures else None
-        if event.type == "error" and isinstance(status, int) and 400 <= status < 600:
-            await events.aclose()
-            extra = []
-            retry = getattr(failures[0], "retry_after", None)
-            if retry:
-                extra.append(("Retry-After", str(retry)))
-            message = json.loads(event.data)["error"]
-            access_log.info(
-                "stream refused status=%d tokens=0 ttft=- duration=%.3fs",
-                status,
-                time.perf_counter() - started,
-            )
-            return first, json_reply(
-                status, {"error": {"type": "upstream_error", "message": message}}, extra
-            )
-    return first, None
-
-
-async def _sse(
-    first: asyncio.Future[Event],
-    events: AsyncGenerator[Event, None],
-    started: float,
-    ready: Callable[[], list[Event]] = list,
-) -> AsyncIterator[bytes]:
-    """Frame events as SSE with ``id:`` fields, and log one line per stream.
-
-    Events that are ``ready()`` (already produced) go out with the one awaited, in one
-    chunk: one write per burst rather than per token, and the same bytes on the wire.
-    """
-    first_token: float | None = None
-    tokens = 0
-    outcome = "disconnected"
-    number = 0
-    pending = [first]  # dropped once done: an idle stream need not keep the task alive
-    del first
-    try:
-        batch = [await pending[0]]
-        pending.clear()
-        while True:
-            frames: list[bytes] = []
-            for event in (*batch, *ready()):
-                if event is HEARTBEAT:
-                    frames.append(b": ping\n\n")
-                    continue
-                number += 1
-                if event.type == "text":
-                    tokens += 1
-                    if first_token is None:
-                        first_token = time.perf_counter() - started
-                frames.append(sse_frame(event, str(number)))  # escapes lone surrogates
-                if event.terminal:
-                    outcome = event.type
-                    break
-            yield frames[0] if len(frames) == 1 else b"".join(frames)
-            if outcome != "disconnected":
-                return
-            batch = [await events.__anext__()]
-    except StopAsyncIteration:  # pragma: no cover - the pipeline always ends with a terminal
-        outcome = "ended"
-    finally:
-        if pending and not pending[0].done():  # disconnected before the first event
-            pending[0].cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait(pending)
-        with contextlib.suppress(BaseException):
-            await events.aclose()
-        log_stream(outcome, tokens, first_token, started)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -353,15 +622,3 @@ def _env_float(name: str, default: float) -> float:
 def _env_int(name: str) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else None
-
-
-def sse_headers(http_version: str | None) -> list[tuple[str, str]]:
-    """SSE response headers; ``Connection`` is hop-by-hop, so only on HTTP/1.1 over ASGI."""
-    headers = [
-        ("Content-Type", "text/event-stream"),
-        ("Cache-Control", "no-cache"),
-        ("X-Accel-Buffering", "no"),
-    ]
-    if http_version == "1.1":
-        headers.append(("Connection", "keep-alive"))
-    return headers

@@ -4,35 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.params import Depends
 from starlette.responses import Response
 
-from ._asgi import StarletteWebSocket, answer
-from .endpoint import ChatEndpoint
+from ._asgi import answer, respond, serve
+from .endpoint import ALL_METHODS, OPENAPI_RESPONSES, ChatEndpoint, Handler
+from .pipeline import Source
 from .request import CHAT_REQUEST_SCHEMA
-from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
-__all__ = ["rais_router"]
-
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "A RAIS v1 event stream (`data: {json}` events, ending with done or error).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    },
-    204: {"description": "A reconnect with Last-Event-ID that cannot be resumed."},
-    400: {"description": "The body is not JSON."},
-    413: {"description": "The body or the conversation is too large."},
-    415: {"description": "The body is not application/json."},
-    422: {"description": "The body is not a valid chat request."},
-}
+__all__ = ["rais_response", "rais_router"]
 
 
 def rais_router(
@@ -46,16 +34,22 @@ def rais_router(
 ) -> APIRouter:
     """An APIRouter serving ``POST {prefix}{path}``; ``dependencies`` run before streaming.
 
-    With ``websocket_path`` (e.g. ``"/api/chat/ws"``) it also serves the RAIS WebSocket
-    transport there, with the same endpoint.
+    Every method reaches the core (GET gets its JSON 405); only POST is in the OpenAPI
+    schema. With ``websocket_path`` (e.g. ``"/api/chat/ws"``) it also serves the RAIS
+    WebSocket transport there, with the same endpoint.
     """
     endpoint = ChatEndpoint(**options)
     router = APIRouter(prefix=prefix, dependencies=dependencies, tags=tags or ["rais"])
 
-    @router.post(
+    async def chat(request: Request) -> Response:
+        return await answer(endpoint, request)
+
+    router.add_api_route(
         path,
+        chat,
+        methods=["POST"],
         response_class=Response,
-        responses=_RESPONSES,
+        responses=OPENAPI_RESPONSES,
         summary="Stream a chat answer (RAIS v1)",
         openapi_extra={
             "requestBody": {
@@ -64,13 +58,22 @@ def rais_router(
             }
         },
     )
-    async def chat(request: Request) -> Response:
-        return await answer(endpoint, request)
+    others = [method for method in ALL_METHODS if method != "POST"]
+    router.add_api_route(path, chat, methods=others, include_in_schema=False)
 
     if websocket_path is not None:
 
         @router.websocket(websocket_path)
         async def chat_ws(websocket: WebSocket) -> None:
-            await serve_websocket(endpoint, StarletteWebSocket(websocket))
+            await serve(endpoint, websocket)
 
     return router
+
+
+async def rais_response(
+    request: Request, handler: Handler | Source, **options: Unpack[ResponseOptions]
+) -> Response:
+    """Answer ``request`` from a hand-written route, exactly as ``rais_router`` would:
+    the body is validated (4xx JSON), ``handler(chat)`` (or a ready source) is streamed,
+    a reconnect gets 204 or a resume."""
+    return await respond(request, handler, options)

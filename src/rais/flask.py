@@ -1,25 +1,28 @@
 """Flask adapter: ``app.register_blueprint(rais_blueprint(provider="openai"))``.
 
-Flask views are sync, so the request is answered on the core's shared bridge loop
-and the stream is pulled frame by frame: tokens are written as they arrive, and a
-client disconnect (seen by the WSGI server when a write fails; heartbeats bound
-how long that takes) closes the stream and cancels the upstream call.
+Flask views are sync: the body is read in the request thread (bounded while
+reading), the rest runs on the core's shared bridge loop, and the stream is pulled
+frame by frame, so tokens are written as they arrive. A sync ``configure`` runs in
+the request thread, with Flask's request context (``g``, ``session``, login
+extensions). A client disconnect (seen by the WSGI server when a write fails;
+heartbeats bound how long that takes) closes the stream and cancels the upstream
+call; under gunicorn a client that stops reading is cut after ``send_timeout``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Request, Response, request
 
-from .bridge import run_sync, stream_sync
-from .endpoint import ChatEndpoint, Reply, sse_reply
+from .endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_blueprint", "rais_response"]
 
@@ -31,30 +34,39 @@ def rais_blueprint(
     url_prefix: str | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Blueprint:
-    """A blueprint serving ``POST {url_prefix}{path}``."""
+    """A blueprint serving ``POST {url_prefix}{path}`` (every method reaches the core)."""
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
-    @blueprint.post(path)
+    @blueprint.route(path, methods=list(ALL_METHODS), provide_automatic_options=False)
     def chat() -> Response:
-        body = request.get_data(cache=False)
-        return to_response(
-            run_sync(endpoint.handle(request.method, body, request.headers, http_version=None))
-        )
+        return _answer(endpoint)
 
     return blueprint
 
 
-def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response:
-    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings).
+def rais_response(handler: Handler | Source, **options: Unpack[ResponseOptions]) -> Response:
+    """Answer the current request from a hand-written view, exactly as the blueprint would:
+    the body is validated (4xx JSON), ``handler(chat)`` (or a ready source) is streamed,
+    a reconnect gets 204 or a resume. Read ``g``/``session`` in a sync ``configure`` (it
+    runs in the request thread) or before calling: the handler runs off it."""
+    return _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)))
 
-    Read what you need from ``request`` before calling: the source runs off the
-    request thread.
-    """
-    return to_response(run_sync(sse_reply(source, heartbeat=heartbeat, http_version=None)))
+
+def _answer(endpoint: ChatEndpoint) -> Response:
+    current = cast("Request", request._get_current_object())  # type: ignore[attr-defined]
+    reply = endpoint.handle_sync(
+        current.method,
+        current.stream.read,
+        current.headers,
+        request=current,
+        environ=current.environ,
+    )
+    return to_response(reply)
 
 
 def to_response(reply: Reply) -> Response:
     if reply.stream is None:
         return Response(reply.body, reply.status, reply.headers)
-    return Response(stream_sync(reply.stream), reply.status, reply.headers, direct_passthrough=True)
+    # Not direct_passthrough: Werkzeug then closes the stream and runs call_on_close hooks.
+    return Response(reply.sync_stream(), reply.status, reply.headers)

@@ -26,13 +26,15 @@ from collections.abc import (
     AsyncIterable,
     AsyncIterator,
     Awaitable,
+    Callable,
     Iterable,
     Iterator,
 )
 from typing import Any, TypeAlias
 
 from . import shutdown
-from .errors import RaisError, RedactingFilter, redacted_traceback, safe_message
+from .chat import Turn, Usage
+from .errors import RaisError, RedactingFilter, as_upstream_error, redacted_traceback, safe_message
 from .events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
 
 __all__ = ["EventFeed", "Item", "Source", "rais_events", "with_heartbeats"]
@@ -64,7 +66,8 @@ def log_stream(
 logger.addFilter(RedactingFilter())
 
 #: What a source may yield: text chunks, event dicts, ``rais_event`` strings or Events.
-Item: TypeAlias = "str | dict[str, Any] | Event"
+#: (and :class:`rais.Usage`, recorded for ``on_finish``, never sent).
+Item: TypeAlias = "str | dict[str, Any] | Event | Usage"
 Source: TypeAlias = "AsyncIterable[Item] | Iterable[Item] | Awaitable[Source]"
 
 _EXHAUSTED = object()
@@ -74,14 +77,17 @@ async def rais_events(
     source: Source,
     *,
     secrets: Iterable[str | None] = (),
-    failures: list[BaseException] | None = None,
+    turn: Turn | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Turn ``source`` into RAIS events that always end with one terminal event.
 
-    ``secrets`` are redacted from error messages; an exception that ended the
-    stream is appended to ``failures`` so a caller can still answer with its status.
+    ``secrets`` are redacted from error messages. ``turn`` records the text, the
+    token usage a source yields (:class:`rais.Usage`, never sent) and the exception
+    that ended the stream, so a caller can answer with its status and report it.
     """
     items: AsyncIterator[Item] | None = None
+    record = turn if turn is not None else Turn()
+    parts = record.parts
     try:
         while inspect.isawaitable(source):  # e.g. an async handler returning a generator
             source = await source
@@ -95,20 +101,27 @@ async def rais_events(
                         if event.terminal:
                             yield _final(event, secrets)
                             return
+                        _record(record, event)
                         yield event
                     continue
+                if not parts:
+                    record.first_token = time.perf_counter() - record.started
+                parts.append(item)
                 yield text_event(item)
                 continue
-            converted = _to_event(item)
+            converted = _to_event(item, record)
             if converted is None:
                 continue
             if converted.terminal:
                 yield _final(converted, secrets)
                 return
+            _record(record, converted)
             yield converted
-    except Exception as exc:  # every failure becomes exactly one safe error event
-        if failures is not None:
-            failures.append(exc)
+    except (asyncio.CancelledError, GeneratorExit):
+        raise  # the client left or the server is stopping: not a failure of the source
+    except BaseException as exc:
+        exc = as_upstream_error(exc)
+        record.failure = exc
         ref = uuid.uuid4().hex[:8]
         # Logged with a redacted rendering of the traceback: SDK errors can quote the key.
         logger.error(
@@ -128,6 +141,14 @@ async def rais_events(
     yield DONE
 
 
+def _record(turn: Turn, event: Event) -> None:
+    """Text that came as an event dict or an encoded string (the rare path) is recorded too."""
+    if event.type == "text":
+        if not turn.parts:
+            turn.first_token = time.perf_counter() - turn.started
+        turn.parts.append(json.loads(event.data)["text"])
+
+
 def _final(event: Event, secrets: Iterable[str | None]) -> Event:
     """A source's own ``error`` event goes through the same redaction as an exception."""
     if event.type != "error":
@@ -136,7 +157,7 @@ def _final(event: Event, secrets: Iterable[str | None]) -> Event:
     return error_event(safe_message(RaisError(str(message)), secrets))
 
 
-def _to_event(item: Any) -> Event | None:
+def _to_event(item: Any, turn: Turn) -> Event | None:
     if isinstance(item, Event):
         if item.type in RESERVED_TYPES or item.type == "heartbeat":
             return None
@@ -147,6 +168,9 @@ def _to_event(item: Any) -> Event | None:
         return event_from_dict(item)
     if isinstance(item, str):
         return text_event(item) if item else None
+    if isinstance(item, Usage):
+        turn.add_usage(item)
+        return None
     raise TypeError(f"a stream source yielded {type(item).__name__}, expected str or dict")
 
 
@@ -238,13 +262,26 @@ class EventFeed:
         "failure",
         "finished",
         "limit",
+        "max_bytes",
+        "on_stall",
         "producer",
+        "send_timeout",
+        "size",
         "stop_event",
+        "taken",
     )
 
-    def __init__(self, limit: int = 64) -> None:
+    def __init__(
+        self, limit: int = 64, *, max_bytes: int = 65536, send_timeout: float | None = None
+    ) -> None:
         self.buffer: list[Event] = []  # a list: near-empty most of the time, and small then
         self.limit = limit  #: events buffered ahead of a slow client, at most
+        self.max_bytes = max_bytes  #: and bytes of event data, at most
+        self.size = 0  #: bytes of event data in the buffer
+        #: A client that takes nothing for this long while events wait has stalled.
+        self.send_timeout = send_timeout if send_timeout and send_timeout > 0 else None
+        self.on_stall: Callable[[], None] | None = None
+        self.taken = 0.0  #: loop time of the consumer's last take
         self.finished = False  #: the producer is done (end of source or failure)
         self.failure: BaseException | None = None
         self.stop_event: Event | None = None
@@ -258,6 +295,7 @@ class EventFeed:
             return []
         items = list(self.buffer)
         self.buffer.clear()
+        self.size = 0
         _wake(self.producer)
         for i, event in enumerate(items):
             if event.terminal:
@@ -299,9 +337,11 @@ async def with_heartbeats(
         try:
             async for event in events:
                 buffer.append(event)
+                feed.size += len(event.data)
                 last = loop.time()
                 _wake(feed.consumer)
-                while len(buffer) >= feed.limit:  # a slow client: wait for room
+                # A slow client: wait for room (bounded in events and in bytes).
+                while len(buffer) >= feed.limit or feed.size >= feed.max_bytes:
                     feed.producer = loop.create_future()
                     await feed.producer
         except asyncio.CancelledError:  # the consumer left
@@ -312,21 +352,38 @@ async def with_heartbeats(
             feed.finished = True
             _wake(feed.consumer)
 
+    stall = feed.send_timeout
+    period = min(x for x in (beat, stall) if x is not None) if (beat or stall) else None
+
     def tick() -> None:
         nonlocal timer, last
-        assert beat is not None
-        idle = loop.time() - last
-        delay = beat - idle
-        if idle >= beat * 0.999:
-            if not feed.finished and len(feed.buffer) < feed.limit:
-                feed.buffer.append(HEARTBEAT)
-                _wake(feed.consumer)
-            last = loop.time()
-            delay = beat
-        timer = loop.call_later(delay, tick)
+        assert period is not None
+        now = loop.time()
+        if stall is not None and feed.buffer and now - feed.taken >= stall and not feed.ended:
+            stalled()  # events have waited a whole send timeout: the client stopped reading
+            return
+        delay = period
+        if beat is not None:
+            idle = now - last
+            delay = min(period, beat - idle)
+            if idle >= beat * 0.999:
+                if not feed.finished and len(feed.buffer) < feed.limit:
+                    feed.buffer.append(HEARTBEAT)
+                    _wake(feed.consumer)
+                last = now
+                delay = period
+        timer = loop.call_later(max(delay, 0.001), tick)
 
-    if beat is not None:
-        timer = loop.call_later(beat, tick)
+    def stalled() -> None:
+        feed.ended = True
+        if not task.done():
+            task.cancel()  # stop the upstream call now; the writer may stay blocked
+        if feed.on_stall is not None:
+            feed.on_stall()
+
+    if period is not None:
+        timer = loop.call_later(period, tick)
+    feed.taken = loop.time()
     task = loop.create_task(pump())
     shutdown.register(feed, feed.stop)
     try:
@@ -346,6 +403,8 @@ async def with_heartbeats(
                 finally:
                     feed.consumer = None
             event = feed.buffer.pop(0)
+            feed.size -= len(event.data)
+            feed.taken = loop.time()
             if feed.producer is not None and len(feed.buffer) <= feed.limit // 2:
                 _wake(feed.producer)
             if event.terminal:

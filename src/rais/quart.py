@@ -6,11 +6,12 @@ opt out of it, since a long answer is not a hung one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from quart import Blueprint, Response, request, websocket
+from quart import Blueprint, Request, Response, request, websocket
 
-from .endpoint import ChatEndpoint, Reply, sse_reply
+from .endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 from .websocket import serve_websocket
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from quart.wrappers import Websocket
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_blueprint", "rais_response"]
 
@@ -35,13 +36,9 @@ def rais_blueprint(
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
-    @blueprint.post(path)
+    @blueprint.route(path, methods=list(ALL_METHODS), provide_automatic_options=False)
     async def chat() -> Response:
-        body: bytes = await request.get_data(cache=False, as_text=False)  # type: ignore[assignment]
-        reply = await endpoint.handle(
-            request.method, body, request.headers, http_version=request.http_version
-        )
-        return to_response(reply)
+        return await _answer(endpoint)
 
     if websocket_path is not None:
 
@@ -49,16 +46,30 @@ def rais_blueprint(
         async def chat_ws() -> None:
             # Quart cancels this handler when the client leaves, which stops the stream.
             socket = cast("Websocket", websocket._get_current_object())  # type: ignore[attr-defined]
-            await serve_websocket(endpoint, QuartWebSocket(socket))
+            await serve_websocket(
+                endpoint, QuartWebSocket(socket), request=socket, headers=socket.headers
+            )
 
     return blueprint
 
 
-async def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response:
-    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings)."""
-    return to_response(
-        await sse_reply(source, heartbeat=heartbeat, http_version=request.http_version)
+async def rais_response(handler: Handler | Source, **options: Unpack[ResponseOptions]) -> Response:
+    """Answer the current request from a hand-written route, exactly as the blueprint
+    would: the body is validated (4xx JSON), ``handler(chat)`` (or a ready source) is
+    streamed, a reconnect gets 204 or a resume."""
+    return await _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)))
+
+
+async def _answer(endpoint: ChatEndpoint) -> Response:
+    current = cast("Request", request._get_current_object())  # type: ignore[attr-defined]
+    reply = await endpoint.handle(
+        current.method,
+        current.body,  # read by the core chunk by chunk, bounded while reading
+        current.headers,
+        request=current,
+        http_version=current.http_version,
     )
+    return to_response(reply)
 
 
 class QuartWebSocket:

@@ -7,10 +7,20 @@ the HTTP status and the JSON body to answer with before any streaming starts.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ROLES", "ChatRequest", "Limits", "RequestError", "parse_chat_request"]
+__all__ = [
+    "ROLES",
+    "ChatRequest",
+    "Limits",
+    "RequestError",
+    "check_content_length",
+    "parse_chat_request",
+    "read_body",
+    "read_body_sync",
+]
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
@@ -57,27 +67,112 @@ class ChatRequest:
 class RequestError(Exception):
     """A client error answered as ``status`` with a JSON body, before any streaming."""
 
-    def __init__(self, status: int, message: str, *, detail: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        detail: Any = None,
+        kind: str = "invalid_request",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.detail = detail
+        self.kind = kind  #: the JSON error's ``type``
+        self.headers = dict(headers or {})  #: e.g. ``Retry-After`` with a 429
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": "invalid_request", "message": self.message}
+        error: dict[str, Any] = {"type": self.kind, "message": self.message}
         if self.detail is not None:
             error["detail"] = self.detail
         return {"error": error}
 
 
 def _is_json(content_type: str | None) -> bool:
+    """Only JSON media types: a browser cannot send them cross-origin without a CORS
+    preflight, so a cross-site form or ``text/plain`` POST can never start a paid answer."""
     if not content_type:
-        return True  # be lenient with clients that omit it; the body still has to parse
+        return False
     media = content_type.split(";", 1)[0].strip().lower()
-    # text/plain is what fetch() sends for a bare string body (a CORS "simple" request).
-    return media in ("application/json", "text/plain") or (
+    return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
+
+
+def _too_large(limits: Limits) -> RequestError:
+    return RequestError(
+        413, f"The request body is larger than {limits.max_body_bytes} bytes.", kind="too_large"
+    )
+
+
+def check_content_length(value: str | None, limits: Limits) -> int | None:
+    """Refuse a declared body over the limit before reading a byte of it."""
+    if value is None or value == "":
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        raise RequestError(400, "The Content-Length header is not a number.") from None
+    if length < 0:
+        raise RequestError(400, "The Content-Length header is not a number.")
+    if length > limits.max_body_bytes:
+        raise _too_large(limits)
+    return length
+
+
+async def read_body(
+    chunks: AsyncIterable[bytes], content_length: str | None, limits: Limits
+) -> bytes:
+    """Read a request body chunk by chunk, refusing it as soon as it passes the limit,
+    so a huge (or chunked) body never sits in memory whole."""
+    check_content_length(content_length, limits)
+    body = bytearray()
+    try:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > limits.max_body_bytes:
+                raise _too_large(limits)
+    except RequestError:
+        raise
+    except Exception as exc:
+        raise _framework_refusal(exc, limits) from exc
+    return bytes(body)
+
+
+def read_body_sync(
+    read: Callable[[int], bytes], content_length: str | None, limits: Limits
+) -> bytes:
+    """:func:`read_body` for WSGI: ``read`` is ``wsgi.input.read`` (or a wrapper)."""
+    length = check_content_length(content_length, limits)
+    body = bytearray()
+    remaining = limits.max_body_bytes + 1 if length is None else length
+    try:
+        while remaining > 0:
+            chunk = read(min(65536, remaining))
+            if not chunk:
+                break
+            body += chunk
+            remaining -= len(chunk)
+            if len(body) > limits.max_body_bytes:
+                raise _too_large(limits)
+    except RequestError:
+        raise
+    except Exception as exc:
+        raise _framework_refusal(exc, limits) from exc
+    return bytes(body)
+
+
+def _framework_refusal(exc: Exception, limits: Limits) -> Exception:
+    """A framework's own body limit (Werkzeug/Quart 413, Django's RequestDataTooBig) is
+    answered with the core's 413 JSON, not the framework's HTML page."""
+    code = getattr(exc, "code", None) or getattr(exc, "status_code", None)
+    if code == 413 or type(exc).__name__ == "RequestDataTooBig":
+        return _too_large(limits)
+    if isinstance(exc, (ConnectionError, OSError)) or type(exc).__name__ == "ClientDisconnect":
+        return RequestError(400, "The request body was cut short.")
+    return exc
 
 
 def _reject_constant(name: str) -> Any:
@@ -86,14 +181,21 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_chat_request(
-    body: bytes, content_type: str | None = None, limits: Limits | None = None
+    body: bytes, content_type: str | None = "application/json", limits: Limits | None = None
 ) -> ChatRequest:
-    """Validate ``body`` into a :class:`ChatRequest` or raise :class:`RequestError`."""
+    """Validate ``body`` into a :class:`ChatRequest` or raise :class:`RequestError`.
+
+    ``content_type`` is the request's header: a missing one (``None``) is refused, since
+    only JSON media types need a CORS preflight from another origin."""
     limits = limits or Limits()
     if len(body) > limits.max_body_bytes:
-        raise RequestError(413, f"The request body is larger than {limits.max_body_bytes} bytes.")
+        raise _too_large(limits)
     if not _is_json(content_type):
-        raise RequestError(415, "The request body must be JSON (Content-Type: application/json).")
+        raise RequestError(
+            415,
+            "The request body must be JSON (Content-Type: application/json).",
+            kind="unsupported_media_type",
+        )
     try:
         data = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting

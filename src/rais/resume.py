@@ -17,15 +17,19 @@ yields nothing for a whole ``ttl`` is cancelled (its stream has expired by then)
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
 import logging
 import re
 import secrets
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
+from . import shutdown
+from .chat import Turn
 from .events import Event, error_event, sse_frame
-from .pipeline import log_stream
 from .stores import (
     DEFAULT_TTL,
     InMemoryStore,
@@ -43,6 +47,7 @@ __all__ = [
     "StreamStore",
     "new_stream_id",
     "open_store",
+    "owns_stream",
     "parse_event_id",
     "resume_ttl",
     "start_generation",
@@ -54,10 +59,12 @@ logger = logging.getLogger("rais")
 #: How long one store read may wait for new events when heartbeats are off.
 IDLE_WAIT = 15.0
 
-_PING = b": ping\n\n"
+_PING = b": ping\n\n"  # the same comment as rais._sse.PING (that module imports this one)
 _EVENT_ID = re.compile(r"([A-Za-z0-9_-]{8,64}):([0-9]{1,12})")
 _GONE = "This response is no longer available."
 _STORE_DOWN = "The response was interrupted: the stream store is unavailable."
+
+_shared_stores: dict[tuple[str, float], StreamStore] = {}
 
 # Detached generation tasks, held here so they are not garbage-collected mid-stream.
 _generating: set[asyncio.Task[None]] = set()
@@ -73,12 +80,18 @@ def open_store(spec: StreamStore | str | bool | None) -> StreamStore | None:
     if spec is None or spec is False or spec == "":
         return None
     if spec is True:
-        return InMemoryStore()
+        spec = "memory://"
     if isinstance(spec, str):
+        # One store per URL and process: response helpers build an endpoint per request,
+        # and a reconnect must find the stream its first request started.
+        key = (spec, resume_ttl())
+        shared = _shared_stores.get(key)
+        if shared is not None:
+            return shared
         if spec in ("memory", "memory://"):
-            return InMemoryStore()
+            return _shared_stores.setdefault(key, InMemoryStore())
         if spec.startswith(("redis://", "rediss://", "unix://")):
-            return RedisStore(spec)
+            return _shared_stores.setdefault(key, RedisStore(spec))
         raise ValueError(
             "resume must be a store, True, 'memory://' or a redis:// URL, "
             f"not {spec.split('://')[0]!r}://..."
@@ -88,8 +101,25 @@ def open_store(spec: StreamStore | str | bool | None) -> StreamStore | None:
     raise TypeError(f"resume must be a store, a URL or a bool, not {type(spec).__name__}")
 
 
-def new_stream_id() -> str:
-    return secrets.token_urlsafe(12)
+def new_stream_id(owner: str | None = None) -> str:
+    """A random id whose last characters bind it to ``owner`` (see :func:`owns_stream`)."""
+    token = secrets.token_urlsafe(12)
+    return token + _owner_tag(token, owner)
+
+
+def owns_stream(stream_id: str, owner: str | None) -> bool:
+    """Whether a reconnect from ``owner`` may read ``stream_id``: the tag must match, so a
+    leaked id (a log line, a proxy, a shared device) is useless to anyone else."""
+    token, tag = stream_id[:-_TAG], stream_id[-_TAG:]
+    return len(stream_id) > _TAG and hmac.compare_digest(tag, _owner_tag(token, owner))
+
+
+_TAG = 8
+
+
+def _owner_tag(token: str, owner: str | None) -> str:
+    digest = hashlib.sha256(f"rais-owner\0{token}\0{owner or ''}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:6]).decode()
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:
@@ -105,15 +135,14 @@ def start_generation(
     stream_id: str,
     first: asyncio.Future[Event],
     events: AsyncGenerator[Event, None],
-    started: float | None = None,
+    turn: Turn,
 ) -> None:
     """Drive ``events`` into ``store`` in a task that outlives the client connection.
 
-    ``started`` (a ``time.perf_counter()``) is when the request came in, for the log line.
+    ``turn`` is reported once, when generation ends (not per reader).
     """
     task = asyncio.get_running_loop().create_task(
-        _drive(store, stream_id, first, events, started or time.perf_counter()),
-        name=f"rais-resume-{stream_id}",
+        _drive(store, stream_id, first, events, turn), name=f"rais-resume-{stream_id}"
     )
     _generating.add(task)
     task.add_done_callback(_generating.discard)
@@ -124,19 +153,20 @@ async def _drive(
     stream_id: str,
     first: asyncio.Future[Event],
     events: AsyncGenerator[Event, None],
-    started: float,
+    turn: Turn,
 ) -> None:
     """Pull events in one task, write them in batches in this one.
 
     Whatever arrives while a write is in flight goes out in the next single write,
-    so a slow store costs round trips per batch, not per token.
+    so a slow store costs round trips per batch, not per token. On server shutdown the
+    source is cancelled and the stream ends with one ``error`` event in the store.
     """
     loop = asyncio.get_running_loop()
-    first_token: float | None = None
     pending: list[Event] = []
     ready = asyncio.Event()
     last_event = loop.time()
     timed_out = False
+    stopped: list[Event] = []
     timer: asyncio.TimerHandle
 
     async def pump() -> None:
@@ -159,11 +189,18 @@ async def _drive(
         else:
             timer = loop.call_later(store.ttl - idle, watch)
 
+    def stop(event: Event) -> None:  # the server is shutting down
+        if not stopped:
+            stopped.append(event)
+            pumping.cancel()
+
     pumping = loop.create_task(pump())
     pumping.add_done_callback(lambda _: ready.set())
     timer = loop.call_later(store.ttl, watch)
-    position = tokens = 0
-    outcome = "stopped"
+    shutdown.register(pumping, stop)
+    position = 0
+    outcome = "error"
+    error: str | None = None
     try:
         while True:
             await ready.wait()
@@ -171,22 +208,27 @@ async def _drive(
             if pending:
                 batch = pending[:]
                 pending.clear()
-            elif pumping.done():  # ended without a terminal event: idle too long, or failed
-                message = "The response timed out." if timed_out else "The response failed."
-                batch = [error_event(message)]
+            elif pumping.done():  # ended without a terminal event: idle, stopped, or failed
+                if stopped:
+                    batch = stopped[:1]
+                else:
+                    message = "The response timed out." if timed_out else "The response failed."
+                    batch = [error_event(message)]
             else:
                 continue
             await store.append(stream_id, position, batch)
             position += len(batch)
-            if first_token is None and batch[0].type == "text":
-                first_token = time.perf_counter() - started
-            tokens += sum(event.type == "text" for event in batch)
             if batch[-1].terminal:
                 outcome = batch[-1].type
+                if outcome == "error":
+                    error = json.loads(batch[-1].data)["error"]
+                    if stopped:
+                        outcome = "shutdown"
                 return
     except StoreUnavailable:
-        outcome = "store_unavailable"  # readers see the store fail too and end with an error
+        error = "The stream store is unavailable."  # readers see it fail too and end with an error
     finally:
+        shutdown.unregister(pumping)
         timer.cancel()
         if not pumping.done():
             pumping.cancel()
@@ -196,7 +238,7 @@ async def _drive(
             first.cancel()
         with contextlib.suppress(BaseException):
             await events.aclose()
-        log_stream(outcome, tokens, first_token, started, kind="resumable stream")
+        turn.finish(outcome, error)  # type: ignore[arg-type]
 
 
 async def tail(
@@ -215,10 +257,28 @@ async def tail(
     wait = heartbeat if heartbeat and heartbeat > 0 else IDLE_WAIT
     prefix = stream_id + ":"
     batch = first_batch or None  # [] (nothing new yet) means: wait on the store
+    reader = asyncio.current_task()
+    stopping: list[Event] = []
+    key = object()
+
+    def stop(event: Event) -> None:  # shutdown: end this reader; the client resumes elsewhere
+        stopping.append(event)
+        if reader is not None:
+            reader.cancel()
+
+    shutdown.register(key, stop)
     try:
         while True:
             if batch is None:
-                batch = await store.read(stream_id, after, wait)
+                try:
+                    batch = await store.read(stream_id, after, wait)
+                except asyncio.CancelledError:
+                    if not stopping:
+                        raise
+                    uncancel = getattr(reader, "uncancel", None)  # 3.11+: this one is handled
+                    if uncancel is not None:
+                        uncancel()
+                    return  # no terminal event: the client reconnects with Last-Event-ID
                 if batch is None:
                     yield sse_frame(error_event(_GONE), None)
                     return
@@ -242,3 +302,5 @@ async def tail(
             batch = None
     except StoreUnavailable:
         yield sse_frame(error_event(_STORE_DOWN), None)
+    finally:
+        shutdown.unregister(key)

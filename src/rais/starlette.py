@@ -1,4 +1,4 @@
-"""Starlette adapter: ``Route("/api/chat", rais_endpoint(provider="openai"), methods=["POST"])``."""
+"""Starlette adapter: ``Route("/api/chat", rais_endpoint(provider="openai"))``."""
 
 from __future__ import annotations
 
@@ -7,29 +7,36 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from ._asgi import StarletteWebSocket, answer, to_response
-from .endpoint import ChatEndpoint, sse_reply
+from ._asgi import answer, respond, serve
+from .endpoint import ChatEndpoint, Handler
 from .pipeline import Source
-from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
-__all__ = ["rais_endpoint", "rais_response", "rais_websocket_endpoint"]
+__all__ = ["RaisEndpoint", "rais_endpoint", "rais_response", "rais_websocket_endpoint"]
 
 
-def rais_endpoint(**options: Unpack[EndpointOptions]) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint that answers RAIS chat requests."""
-    endpoint = ChatEndpoint(**options)
+class RaisEndpoint:
+    """An ASGI endpoint: ``Route`` gives it every method, so the core answers each one
+    (GET gets the core's JSON 405 with ``Allow``, not Starlette's plain-text one)."""
 
-    async def chat(request: Request) -> Response:
-        return await answer(endpoint, request)
+    def __init__(self, endpoint: ChatEndpoint) -> None:
+        self.endpoint = endpoint
 
-    return chat
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await answer(self.endpoint, Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def rais_endpoint(**options: Unpack[EndpointOptions]) -> RaisEndpoint:
+    """A Starlette endpoint that answers RAIS chat requests: ``Route("/api/chat", ...)``."""
+    return RaisEndpoint(ChatEndpoint(**options))
 
 
 def rais_websocket_endpoint(
@@ -39,11 +46,14 @@ def rais_websocket_endpoint(
     endpoint = ChatEndpoint(**options)
 
     async def chat_ws(websocket: WebSocket) -> None:
-        await serve_websocket(endpoint, StarletteWebSocket(websocket))
+        await serve(endpoint, websocket)
 
     return chat_ws
 
 
-async def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response:
-    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings)."""
-    return to_response(await sse_reply(source, heartbeat=heartbeat))
+async def rais_response(
+    request: Request, handler: Handler | Source, **options: Unpack[ResponseOptions]
+) -> Response:
+    """Answer ``request`` from a hand-written view: the body is validated (4xx JSON),
+    ``handler(chat)`` (or a ready source) is streamed, reconnects get 204 or a resume."""
+    return await respond(request, handler, options)

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import shutdown
+from .chat import Chat, Turn
 from .events import Event, error_event
-from .pipeline import log_stream, rais_events
-from .request import RequestError, parse_chat_request
+from .pipeline import Source, rais_events
+from .request import ChatRequest, RequestError, parse_chat_request
+from .shutdown import SHUTDOWN_MESSAGE
 
 if TYPE_CHECKING:
     from .endpoint import ChatEndpoint
@@ -31,6 +34,7 @@ __all__ = [
     "CLOSE_INVALID_PAYLOAD",
     "CLOSE_NORMAL",
     "CLOSE_POLICY",
+    "CLOSE_SERVICE_RESTART",
     "CLOSE_TOO_BIG",
     "ASGIWebSocket",
     "WebSocketApp",
@@ -41,9 +45,11 @@ __all__ = [
 
 
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
 CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_SERVICE_RESTART = 1012  #: server shutdown: the client may reconnect and retry
 
 #: How long a client may take to send its first frame before it is closed with 1008.
 FIRST_FRAME_TIMEOUT = 30.0
@@ -80,11 +86,11 @@ def _close_code(status: int) -> int:
     return CLOSE_POLICY
 
 
-def parse_first_frame(frame: str | bytes, endpoint: ChatEndpoint) -> list[dict[str, Any]]:
+def parse_first_frame(frame: str | bytes, endpoint: ChatEndpoint) -> ChatRequest:
     """Validate the first frame with the same parser and limits as the HTTP body."""
     body = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
     try:
-        return parse_chat_request(body, "application/json", endpoint.limits).messages
+        return parse_chat_request(body, "application/json", endpoint.limits)
     except RequestError as exc:
         raise RejectedFrame(_close_code(exc.status), exc.message) from None
 
@@ -93,22 +99,32 @@ async def serve_websocket(
     endpoint: ChatEndpoint,
     socket: WebSocketTransport,
     *,
+    request: Any = None,
+    headers: Any = None,
     first_frame_timeout: float = FIRST_FRAME_TIMEOUT,
 ) -> None:
-    """Serve one RAIS chat over ``socket`` with ``endpoint``'s provider, handler and limits."""
+    """Serve one RAIS chat over ``socket`` with ``endpoint``'s provider, handler and limits.
+
+    ``request`` is the framework's WebSocket object (the handler sees it as ``chat.request``).
+    """
     await socket.accept()
     try:
         frame = await asyncio.wait_for(socket.receive(), first_frame_timeout)
         if frame is None:
             return  # the client left before asking anything
-        messages = parse_first_frame(frame, endpoint)
+        parsed = parse_first_frame(frame, endpoint)
+        chat = Chat(parsed.messages, parsed.extra, request=request, headers=headers)
+        turn, source = await endpoint.prepare(chat, kind="websocket stream")
     except asyncio.TimeoutError:
         await _reject(socket, RejectedFrame(CLOSE_POLICY, "No request frame was received in time."))
         return
     except RejectedFrame as exc:
         await _reject(socket, exc)
         return
-    await _stream(endpoint, socket, messages)
+    except RequestError as exc:  # configure refused it
+        await _reject(socket, RejectedFrame(_close_code(exc.status), exc.message))
+        return
+    await _stream(endpoint, socket, turn, source)
 
 
 async def _reject(socket: WebSocketTransport, exc: RejectedFrame) -> None:
@@ -118,23 +134,23 @@ async def _reject(socket: WebSocketTransport, exc: RejectedFrame) -> None:
 
 
 async def _stream(
-    endpoint: ChatEndpoint, socket: WebSocketTransport, messages: list[dict[str, Any]]
+    endpoint: ChatEndpoint, socket: WebSocketTransport, turn: Turn, source: Source
 ) -> None:
     """Send events until the terminal one, while watching for the client's close."""
-    started = time.perf_counter()
-    events = rais_events(endpoint.source(messages), secrets=(endpoint.api_key,))
-    tokens = 0
+    events = rais_events(source, secrets=(endpoint.api_key,), turn=turn)
     outcome = "disconnected"
+    error: str | None = None
+    stopping: list[Event] = []
 
     async def send_all() -> None:
-        nonlocal tokens, outcome
+        nonlocal outcome, error
         event: Event
         async for event in events:
             await socket.send(event.data)
-            if event.type == "text":
-                tokens += 1
             if event.terminal:
                 outcome = event.type
+                if outcome == "error":
+                    error = json.loads(event.data)["error"]
                 return
 
     async def watch() -> None:
@@ -143,12 +159,24 @@ async def _stream(
 
     sender = asyncio.ensure_future(send_all())
     watcher = asyncio.ensure_future(watch())
+
+    def stop(event: Event) -> None:  # server shutdown: cancel upstream, close with 1012
+        stopping.append(event)
+        sender.cancel()
+
+    shutdown.register(sender, stop)
     try:
         await asyncio.wait([sender, watcher], return_when=asyncio.FIRST_COMPLETED)
-        if sender.done() and sender.exception() is None:
+        if stopping:
+            outcome, error = "shutdown", SHUTDOWN_MESSAGE
+            with contextlib.suppress(Exception):
+                await socket.send(stopping[0].data)
+                await socket.close(CLOSE_SERVICE_RESTART)
+        elif sender.done() and not sender.cancelled() and sender.exception() is None:
             with contextlib.suppress(Exception):
                 await socket.close(CLOSE_NORMAL)
     finally:
+        shutdown.unregister(sender)
         # A client close (or the framework cancelling us on disconnect) lands here with
         # the sender still running: cancelling it closes the source, and so the upstream.
         for task in (sender, watcher):
@@ -160,7 +188,7 @@ async def _stream(
                 task.exception()
         with contextlib.suppress(BaseException):
             await events.aclose()
-        log_stream(outcome, tokens, None, started, kind="websocket stream", status="")
+        turn.finish(outcome, error)  # type: ignore[arg-type]
 
 
 # -- raw ASGI -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..chat import Usage
 from ..errors import RaisError
 
 __all__ = ["DEFAULT_MODELS", "PROVIDERS", "ProviderConfig", "provider_stream", "resolve_provider"]
@@ -41,6 +42,8 @@ class ProviderConfig:
     max_tokens: int = 1024
     timeout: float | None = None
     max_retries: int | None = None
+    #: Ask for token usage in the stream (OpenAI-compatible servers may reject it).
+    usage: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -53,7 +56,8 @@ class ProviderConfig:
 
 
 Messages = Sequence[dict[str, Any]]
-StreamFn = Callable[[Messages, ProviderConfig], AsyncIterator[str]]
+#: A provider streams text chunks, and :class:`rais.Usage` whenever the API reports it.
+StreamFn = Callable[[Messages, ProviderConfig], AsyncIterator["str | Usage"]]
 
 
 def resolve_provider(name: str) -> StreamFn:
@@ -82,7 +86,7 @@ def preload_sdk(name: str) -> None:
             importlib.import_module(name)
 
 
-async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str | Usage]:
     """Stream text from the configured provider (errors surface as :class:`RaisError`)."""
     stream = resolve_provider(config.provider)
     chunks = stream(messages, config)

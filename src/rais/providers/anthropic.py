@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..chat import Usage
 from . import (
     Messages,
     ProviderConfig,
@@ -34,7 +35,7 @@ def to_anthropic(messages: Messages, system: str | None) -> tuple[str | None, li
     return ("\n\n".join(systems) or None), turns
 
 
-async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str | Usage]:
     try:
         import anthropic
     except ImportError:
@@ -65,8 +66,14 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
         request["system"] = system
     try:
         async with client.messages.stream(**request) as response:
-            async for text in response.text_stream:
-                if text:
-                    yield text
+            async for event in response:
+                kind = event.type
+                if kind == "text":
+                    if event.text:
+                        yield event.text
+                elif kind == "message_start":  # input tokens come first, output at the end
+                    yield Usage(prompt_tokens=event.message.usage.input_tokens)
+                elif kind == "message_delta" and event.usage is not None:
+                    yield Usage(completion_tokens=event.usage.output_tokens)
     except anthropic.AnthropicError as exc:
         raise upstream_error(exc, "anthropic") from exc

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 
+from ..chat import Usage
 from . import Messages, ProviderConfig, text_of
 
 _WORDS = re.compile(r"\s*\S+")
@@ -24,9 +25,13 @@ def reply_for(messages: Messages) -> str:
     )
 
 
-async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str | Usage]:
     delay = float(config.options.get("delay", os.environ.get("RAIS_OFFLINE_DELAY", "0.02")))
-    for token in _WORDS.findall(reply_for(messages)):
+    tokens = _WORDS.findall(reply_for(messages))
+    prompt = sum(len(_WORDS.findall(text_of(m["content"]))) for m in messages)
+    yield Usage(prompt_tokens=prompt)  # a word is a token here, as the demo's usage
+    for token in tokens:
         if delay > 0:
             await asyncio.sleep(delay)
         yield token
+    yield Usage(completion_tokens=len(tokens))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..chat import Usage
 from . import (
     Messages,
     ProviderConfig,
@@ -29,7 +30,7 @@ def to_openai_messages(messages: Messages, system: str | None) -> list[dict[str,
     return out
 
 
-async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str]:
+async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str | Usage]:
     try:
         import openai
     except ImportError:
@@ -49,12 +50,15 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
     client = cached_client(
         ("openai", api_key, config.base_url, config.timeout, config.max_retries), make
     )
+    options = sdk_options(client.chat.completions.create, config.options)
+    if config.usage and "stream_options" not in options:
+        options["stream_options"] = {"include_usage": True}  # a last chunk carries usage
     try:
         response = await client.chat.completions.create(
             model=config.resolved_model,
             messages=to_openai_messages(messages, config.system),
             stream=True,
-            **sdk_options(client.chat.completions.create, config.options),
+            **options,
         )
         async with response:
             async for chunk in response:
@@ -62,5 +66,8 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
                     text = chunk.choices[0].delta.content
                     if text:
                         yield text
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    yield Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
     except openai.OpenAIError as exc:
         raise upstream_error(exc, "openai") from exc

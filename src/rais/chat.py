@@ -1,0 +1,323 @@
+"""What an app sees of one chat: the request (:class:`Chat`), and its end (:class:`StreamResult`).
+
+One :class:`Chat` is built per request by the core, on every adapter and transport.
+``configure(chat)`` and ``handler(chat)`` get it with the validated messages, the
+extra body fields, the framework's own request object and its headers, so an app
+can authenticate, pick a model and remember who asked without ContextVars or
+re-reading the body. ``on_finish(result)`` gets a :class:`StreamResult` exactly once
+per stream, whatever ended it, with the text, the outcome, timings and token usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import redact
+from .request import RequestError
+
+if TYPE_CHECKING:
+    from .endpoint import Headers
+
+__all__ = ["Chat", "OnFinish", "Outcome", "StreamResult", "Usage"]
+
+logger = logging.getLogger("rais")
+access_log = logging.getLogger("rais.access")
+
+#: How a stream ended: ``done``/``error`` (its terminal event), the client left, the
+#: server shut down, the client stopped reading (send timeout), or it was refused
+#: with an HTTP error before streaming.
+Outcome = Literal["done", "error", "disconnected", "shutdown", "timeout", "refused"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage as the provider reported it. A source may yield one; it is recorded, not sent."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.total_tokens is None and self.prompt_tokens is not None:
+            total = self.prompt_tokens + (self.completion_tokens or 0)
+            object.__setattr__(self, "total_tokens", total)
+
+    def __add__(self, other: Usage) -> Usage:
+        """Providers report usage in parts (Anthropic: input first, output at the end)."""
+
+        def add(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else a + b
+
+        prompt = add(self.prompt_tokens, other.prompt_tokens)
+        completion = add(self.completion_tokens, other.completion_tokens)
+        if prompt is not None:  # recomputed from the parts
+            return Usage(prompt, completion)
+        return Usage(None, completion, add(self.total_tokens, other.total_tokens))
+
+
+class Chat:
+    """One chat request: validated ``messages``, the client's ``extra`` body fields, the
+    framework's ``request`` (Starlette/FastAPI ``Request``, Django ``HttpRequest``,
+    Flask/Quart ``request``, ...) and its ``headers``.
+
+    ``state`` is the app's own per-request storage (a user id set in ``configure``,
+    read back in ``on_finish``); ``log`` adds ``key=value`` fields to the access line.
+    """
+
+    __slots__ = (
+        "_stream_with",
+        "extra",
+        "headers",
+        "log",
+        "messages",
+        "request",
+        "settings",
+        "state",
+    )
+
+    def __init__(
+        self,
+        messages: list[dict[str, Any]],
+        extra: Mapping[str, Any] | None = None,
+        *,
+        request: Any = None,
+        headers: Headers | None = None,
+    ) -> None:
+        self.messages = messages
+        self.extra: dict[str, Any] = dict(extra or {})
+        self.request = request
+        self.headers: Any = headers if headers is not None else {}
+        self.state: dict[str, Any] = {}
+        self.log: dict[str, object] = {}
+        #: Provider settings for this request: the endpoint's, then ``configure``'s.
+        self.settings: dict[str, Any] = {}
+        self._stream_with: Callable[[Mapping[str, Any]], AsyncIterator[Any]] | None = None
+
+    def stream(self, **overrides: Any) -> AsyncIterator[Any]:
+        """Stream the endpoint's provider for these messages, from inside a handler.
+
+        Uses this request's settings (the endpoint's, then ``configure``'s) with
+        ``overrides`` on top (``system=``, ``model=``, ``temperature=``, ...), and
+        records token usage for ``on_finish``. The endpoint needs ``provider=``.
+        """
+        if self._stream_with is None:
+            raise RuntimeError(
+                "chat.stream() needs an endpoint with provider= (and handler=), "
+                "or use rais.provider_stream(messages, provider=...)"
+            )
+        return self._stream_with(overrides)
+
+    def option(
+        self,
+        name: str,
+        *,
+        allowed: Collection[Any] | Callable[[Any], bool] | None = None,
+        between: tuple[float, float] | None = None,
+        default: Any = None,
+    ) -> Any:
+        """A client-chosen body field, used only when the server allows it.
+
+        Missing: ``default``. Present but not in ``allowed`` (or outside ``between``,
+        inclusive): a 422 JSON error before streaming starts.
+        """
+        if name not in self.extra or self.extra[name] is None:
+            return default
+        value = self.extra[name]
+        ok = True
+        if between is not None:
+            low, high = between
+            ok = (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and low <= value <= high
+            )
+        if ok and allowed is not None:
+            ok = allowed(value) if callable(allowed) else _member(value, allowed)
+        if not ok:
+            hint = f" (between {between[0]} and {between[1]})" if between else ""
+            if allowed is not None and not callable(allowed):
+                hint = " (one of " + ", ".join(repr(v) for v in allowed) + ")"
+            raise RequestError(422, f"'{name}' is not an allowed value{hint}.", kind="not_allowed")
+        return value
+
+    def __repr__(self) -> str:  # never the content: reprs end up in logs
+        return f"<Chat messages={len(self.messages)} extra={sorted(self.extra)}>"
+
+
+def _member(value: Any, allowed: Collection[Any]) -> bool:
+    try:
+        return value in allowed
+    except TypeError:  # an unhashable value (a list) against a set
+        return False
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """How one stream ended, for ``on_finish``: called once per stream, on every transport."""
+
+    chat: Chat | None
+    #: The text streamed so far (the whole answer when ``outcome == "done"``).
+    text: str
+    outcome: Outcome
+    #: The safe message of the ``error`` event (or of the refusal), else ``None``.
+    error: str | None
+    #: 200 once streaming started; the HTTP status of a refusal otherwise.
+    status: int
+    #: How many text chunks were streamed.
+    chunks: int
+    #: Seconds from the request to the first text chunk (``None``: there was none).
+    ttft: float | None
+    duration: float
+    model: str | None
+    usage: Usage | None
+    #: The resumable stream's id, when resumable streams are on.
+    stream_id: str | None = None
+
+
+OnFinish = Callable[[StreamResult], "Awaitable[None] | None"]
+
+# on_finish calls in flight, held so they are not garbage-collected before they end.
+_finishing: set[asyncio.Future[Any]] = set()
+
+
+class Turn:
+    """The running record of one stream: the pipeline appends text, usage and the
+    failure; the writer that ends the stream calls :meth:`finish` (once)."""
+
+    __slots__ = (
+        "chat",
+        "failure",
+        "finished",
+        "first_token",
+        "kind",
+        "model",
+        "on_finish",
+        "parts",
+        "started",
+        "stream_id",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        chat: Chat | None = None,
+        *,
+        on_finish: OnFinish | None = None,
+        model: str | None = None,
+        kind: str = "stream",
+        started: float | None = None,
+    ) -> None:
+        self.chat = chat
+        self.on_finish = on_finish
+        self.model = model
+        self.kind = kind
+        self.started = time.perf_counter() if started is None else started
+        self.parts: list[str] = []  #: text chunks, appended by the pipeline
+        self.first_token: float | None = None
+        self.usage: Usage | None = None
+        self.failure: BaseException | None = None  #: what ended the stream with an error
+        self.stream_id: str | None = None
+        self.finished = False
+
+    def add_usage(self, usage: Usage) -> None:
+        self.usage = usage if self.usage is None else self.usage + usage
+
+    def finish(self, outcome: Outcome, error: str | None = None, status: int = 200) -> None:
+        """Log the stream's line and hand its result to ``on_finish``; later calls do nothing."""
+        if self.finished:
+            return
+        self.finished = True
+        duration = time.perf_counter() - self.started
+        self._log(outcome, status, duration)
+        if self.on_finish is None:
+            return
+        result = StreamResult(
+            chat=self.chat,
+            text="".join(self.parts),
+            outcome=outcome,
+            error=error,
+            status=status,
+            chunks=len(self.parts),
+            ttft=self.first_token,
+            duration=duration,
+            model=self.model,
+            usage=self.usage,
+            stream_id=self.stream_id,
+        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a sync caller): call it here
+            _call_sync(self.on_finish, result)
+            return
+        future = asyncio.ensure_future(_call(self.on_finish, result), loop=loop)
+        _finishing.add(future)
+        future.add_done_callback(_finishing.discard)
+
+    def _log(self, outcome: str, status: int, duration: float) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        usage = self.usage
+        tokens = usage.completion_tokens if usage is not None else None
+        fields = "" if self.chat is None else _fields(self.chat.log)
+        access_log.info(
+            "%s %s status=%d chunks=%d tokens=%s ttft=%s duration=%.3fs%s",
+            self.kind,
+            outcome,
+            status,
+            len(self.parts),
+            "-" if tokens is None else tokens,
+            "-" if self.first_token is None else f"{self.first_token:.3f}s",
+            duration,
+            fields,
+        )
+
+
+def _fields(log: Mapping[str, object]) -> str:
+    """``key=value`` pairs an app added; spaces and newlines cannot forge another field."""
+    out = []
+    for key, value in log.items():
+        text = redact(str(value)).replace("\n", " ").replace("\r", " ")
+        if len(text) > 100:
+            text = text[:99] + "…"
+        out.append(f" {key}={text.replace(' ', '_')}" if text else f" {key}=-")
+    return "".join(out)
+
+
+async def _call(callback: OnFinish, result: StreamResult) -> None:
+    """Await an async callback; run a sync one in a thread (a sync DB driver must not
+    block the event loop). A callback that raises is logged, never propagated."""
+    try:
+        if asyncio.iscoroutinefunction(callback):
+            await callback(result)
+            return
+        outcome = await asyncio.get_running_loop().run_in_executor(None, callback, result)
+        if isinstance(outcome, Awaitable):
+            await outcome
+    except Exception:
+        logger.exception("on_finish raised")
+
+
+def _call_sync(callback: OnFinish, result: StreamResult) -> None:
+    try:
+        outcome = callback(result)
+        if isinstance(outcome, Awaitable):
+            asyncio.run(_await(outcome))
+    except Exception:
+        logger.exception("on_finish raised")
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+async def wait_for_finish_callbacks(timeout: float = 10.0) -> None:
+    """Wait (bounded) for ``on_finish`` calls in flight on this loop, e.g. at shutdown."""
+    loop = asyncio.get_running_loop()
+    pending = [f for f in _finishing if not f.done() and f.get_loop() is loop]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
