@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import inspect
 import json
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +42,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 
 from rais._chunks import Usage, chunk_item, source_of
+from rais.chat import Turn
 from rais.events import Event
 from rais.pipeline import rais_events
 
@@ -76,72 +76,13 @@ class Streamed:
         return [event.type for event in self.events]
 
 
-def rais_stream(source: Any, usage: list[Usage]) -> AsyncGenerator[Event, None]:
-    """``source`` as a handler returns it, through the public pipeline.
-
-    Until the pipeline converts framework chunks itself, :func:`converted` does it the
-    way the pipeline will; then this becomes ``rais_events(source)`` (and the usage
-    comes from where the pipeline records it).
-    """
-    return rais_events(converted(source, usage))
-
-
 async def through_rais(source: Any) -> Streamed:
-    """The whole stream, and the usage it reported, added up."""
-    usage: list[Usage] = []
-    events = [event async for event in rais_stream(source, usage)]
-    total = None
-    for report in usage:
-        total = report if total is None else total + report
-    return Streamed(events, total)
+    """The whole stream as a handler returns it, through the public pipeline, and the
+    usage the pipeline recorded."""
+    turn = Turn()
+    events = [event async for event in rais_events(source, turn=turn)]
+    return Streamed(events, turn.usage)
 
-
-async def converted(source: Any, usage: list[Usage]) -> Any:
-    """The wiring the pipeline needs: await, unwrap with source_of, map with chunk_item.
-
-    A sync source stays sync, so the pipeline still pulls it in a worker thread.
-    """
-    while inspect.isawaitable(source):
-        source = await source
-    source = source_of(source)
-
-    def one(item: Any) -> Any:
-        if isinstance(item, (str, dict, Event)):  # what the pipeline already takes
-            return item
-        result = chunk_item(item)
-        if isinstance(result, tuple):
-            usage.append(result[1])
-            return result[0]
-        if isinstance(result, Usage):
-            usage.append(result)
-            return None
-        return result
-
-    if isinstance(source, AsyncIterable):
-
-        async def agen(items: Any = source) -> AsyncIterator[Any]:
-            try:
-                async for item in items:
-                    mapped = one(item)
-                    if mapped is not None:
-                        yield mapped
-            finally:  # the pipeline closes its source; pass that on, as it will directly
-                if hasattr(items, "aclose"):
-                    await items.aclose()
-
-        return agen()
-
-    def gen(items: Any = source) -> Iterator[Any]:
-        try:
-            for item in items:
-                mapped = one(item)
-                if mapped is not None:
-                    yield mapped
-        finally:
-            if hasattr(items, "close"):
-                items.close()
-
-    return gen()
 
 
 def assert_done(streamed: Streamed) -> None:
@@ -554,7 +495,7 @@ async def test_leaving_early_ends_the_pydantic_ai_run() -> None:
             async for text in result.stream_text(delta=True, debounce_by=None):
                 yield text
 
-    events = rais_stream(handler(), [])
+    events = rais_events(handler())
     first = await anext(events)
     assert first.type == "text"
     await events.aclose()
@@ -588,7 +529,7 @@ class EndlessChatModel(BaseChatModel):
 
 async def test_leaving_early_closes_the_langchain_stream() -> None:
     model = EndlessChatModel()
-    events = rais_stream(model.astream([HumanMessage("hi")]), [])
+    events = rais_events(model.astream([HumanMessage("hi")]))
     assert (await anext(events)).type == "text"
     await events.aclose()
     assert model.closed

@@ -9,41 +9,11 @@ light, and a user's subclass of a framework's chunk is still recognised.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from .chat import Usage
+
 __all__ = ["Usage", "chunk_item", "source_of"]
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token usage reported by a provider; a source may yield it; it is recorded, never sent.
-
-    Several reports in one stream add up (``a + b``): LangChain reports the prompt
-    tokens on one chunk and the completion tokens on a later one, and sums them the
-    same way. ``None`` means "not reported", not zero.
-    """
-
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-
-    def __add__(self, other: Usage) -> Usage:
-        if not isinstance(other, Usage):
-            return NotImplemented
-        return Usage(
-            _plus(self.prompt_tokens, other.prompt_tokens),
-            _plus(self.completion_tokens, other.completion_tokens),
-            _plus(self.total_tokens, other.total_tokens),
-        )
-
-
-def _plus(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
 
 
 def _usage(prompt: object, completion: object, total: object) -> Usage:

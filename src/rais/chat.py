@@ -36,28 +36,36 @@ Outcome = Literal["done", "error", "disconnected", "shutdown", "timeout", "refus
 
 @dataclass(frozen=True)
 class Usage:
-    """Token usage as the provider reported it. A source may yield one; it is recorded, not sent."""
+    """Token usage as the provider reported it; ``None`` means not reported, not zero.
+
+    A source may yield one; it is recorded for ``on_finish``, never sent. Reports in
+    one stream add up: Anthropic (and LangChain) report the prompt tokens first and the
+    completion tokens at the end.
+    """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
 
     def __post_init__(self) -> None:
-        if self.total_tokens is None and self.prompt_tokens is not None:
-            total = self.prompt_tokens + (self.completion_tokens or 0)
+        if self.total_tokens is None and None not in (self.prompt_tokens, self.completion_tokens):
+            total = (self.prompt_tokens or 0) + (self.completion_tokens or 0)
             object.__setattr__(self, "total_tokens", total)
 
     def __add__(self, other: Usage) -> Usage:
-        """Providers report usage in parts (Anthropic: input first, output at the end)."""
+        if not isinstance(other, Usage):
+            return NotImplemented
+        prompt = _plus(self.prompt_tokens, other.prompt_tokens)
+        completion = _plus(self.completion_tokens, other.completion_tokens)
+        if prompt is not None and completion is not None:
+            return Usage(prompt, completion)  # the total follows from the parts
+        return Usage(prompt, completion, _plus(self.total_tokens, other.total_tokens))
 
-        def add(a: int | None, b: int | None) -> int | None:
-            return b if a is None else a if b is None else a + b
 
-        prompt = add(self.prompt_tokens, other.prompt_tokens)
-        completion = add(self.completion_tokens, other.completion_tokens)
-        if prompt is not None:  # recomputed from the parts
-            return Usage(prompt, completion)
-        return Usage(None, completion, add(self.total_tokens, other.total_tokens))
+def _plus(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else a + b
 
 
 class Chat:

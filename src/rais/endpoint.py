@@ -58,9 +58,9 @@ __all__ = [
     "Configure",
     "EndpointOptions",
     "Handler",
-    "ResponseOptions",
     "Headers",
     "Reply",
+    "ResponseOptions",
     "sse_reply",
 ]
 

@@ -30,9 +30,10 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from . import shutdown
+from ._chunks import chunk_item, source_of
 from .chat import Turn, Usage
 from .errors import RaisError, RedactingFilter, as_upstream_error, redacted_traceback, safe_message
 from .events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
@@ -91,7 +92,7 @@ async def rais_events(
     try:
         while inspect.isawaitable(source):  # e.g. an async handler returning a generator
             source = await source
-        items = _aiter(source)
+        items = _aiter(cast("Source", source_of(source)))  # LlamaIndex responses, as they are
         async for item in items:
             if type(item) is str:  # the hot path: a plain text chunk
                 if not item:
@@ -171,7 +172,16 @@ def _to_event(item: Any, turn: Turn) -> Event | None:
     if isinstance(item, Usage):
         turn.add_usage(item)
         return None
-    raise TypeError(f"a stream source yielded {type(item).__name__}, expected str or dict")
+    # LangChain, LlamaIndex and pydantic-ai chunks (TypeError for anything unknown).
+    converted = chunk_item(item)
+    if isinstance(converted, tuple):
+        text, usage = converted
+        turn.add_usage(usage)
+        return text_event(text) if text else None
+    if isinstance(converted, Usage):
+        turn.add_usage(converted)
+        return None
+    return text_event(converted) if converted else None
 
 
 def _decode_encoded(chunk: str) -> Iterator[Event]:
