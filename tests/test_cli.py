@@ -51,7 +51,7 @@ def upstream() -> Iterator[FakeUpstream]:
         yield fake
 
 
-def wait_for_log(server: RunningServer, pattern: str, timeout: float = 5.0) -> re.Match[str]:
+def wait_for_log(server: RunningServer, pattern: str, timeout: float = 30.0) -> re.Match[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = re.search(pattern, server.log())

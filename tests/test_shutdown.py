@@ -12,7 +12,10 @@ import pytest
 from rais import shutdown
 from rais.endpoint import sse_reply
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(60)
+
+#: A bound for what takes a poll interval or two on an idle machine.
+DEADLINE = 20.0
 
 
 async def endless() -> AsyncIterator[str]:
@@ -23,6 +26,13 @@ async def endless() -> AsyncIterator[str]:
 
 async def read_all(stream: AsyncIterator[bytes]) -> bytes:
     return b"".join([chunk async for chunk in stream])
+
+
+async def opened(stream: AsyncIterator[bytes] | None) -> tuple[bytes, asyncio.Future[bytes]]:
+    """Read a stream's first chunk (it is open and streaming), then the rest in a task."""
+    assert stream is not None
+    first = await asyncio.wait_for(stream.__anext__(), DEADLINE)
+    return first, asyncio.ensure_future(read_all(stream))
 
 
 class FakeServer:
@@ -48,10 +58,10 @@ def fake_server() -> Iterator[FakeServer]:
 
 async def test_end_streams_ends_each_open_stream_with_one_error() -> None:
     replies = [await sse_reply(endless(), heartbeat=15) for _ in range(3)]
-    readers = [asyncio.ensure_future(read_all(r.stream)) for r in replies]  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
+    started = [await opened(r.stream) for r in replies]
     assert shutdown.end_streams() >= 3
-    bodies = await asyncio.wait_for(asyncio.gather(*readers), 5)
+    await asyncio.wait_for(asyncio.gather(*(rest for _, rest in started)), DEADLINE)
+    bodies = [first + rest.result() for first, rest in started]
     for body in bodies:
         assert body.count(b"data: ") == 2
         assert body.endswith(
@@ -64,28 +74,29 @@ async def test_a_stopping_server_is_noticed_and_its_streams_end(
     fake_server: FakeServer, flag: str
 ) -> None:
     reply = await sse_reply(endless(), heartbeat=15)
-    reader = asyncio.ensure_future(read_all(reply.stream))  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
+    first, reader = await opened(reply.stream)
     assert not shutdown.server_stopping()
     if flag == "should_exit":
         fake_server.should_exit = True  # uvicorn's Server after SIGTERM
     else:
         fake_server.alive = False  # gunicorn's Worker after SIGTERM
     assert shutdown.server_stopping()
-    body = await asyncio.wait_for(reader, 2 * shutdown.POLL_INTERVAL + 1)
+    body = first + await asyncio.wait_for(reader, DEADLINE)  # the source alone never ends
     assert b"shutting down" in body and body.count(b'"type":"error"') == 1
 
 
 async def test_a_stream_started_while_stopping_ends_at_once(fake_server: FakeServer) -> None:
     fake_server.should_exit = True
     reply = await sse_reply(endless(), heartbeat=15)
-    body = await asyncio.wait_for(read_all(reply.stream), 2)  # type: ignore[arg-type]
+    body = await asyncio.wait_for(read_all(reply.stream), DEADLINE)  # type: ignore[arg-type]
     assert b"shutting down" in body
 
 
 async def test_the_watcher_stops_when_no_stream_is_open() -> None:
     reply = await sse_reply(["a", "b"], heartbeat=15)
     await read_all(reply.stream)  # type: ignore[arg-type]
-    await asyncio.sleep(shutdown.POLL_INTERVAL * 3)
     loop = asyncio.get_running_loop()
-    assert loop not in shutdown._watchers and loop not in shutdown._open
+    deadline = loop.time() + DEADLINE
+    while loop in shutdown._watchers or loop in shutdown._open:
+        assert loop.time() < deadline, "the watcher is still running"
+        await asyncio.sleep(shutdown.POLL_INTERVAL)
