@@ -21,11 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from rais.check import Report, run_checks, stream_checks
+from rais.check import Capture, Report, run_checks, stream_checks, timing_check
 from rais.starlette import rais_endpoint
 from tests.asgi_thread import serve_in_thread
 
-DELAY = 0.03
+#: Between tokens: a 12-token answer spreads over 0.7 s, far more than the 0.05 s that
+#: rais.check calls streamed, so a loaded machine does not make it look buffered.
+DELAY = 0.06
 SHORT, LONG = "short answer", "long answer"
 MODES = ["never-done", "after-done", "wrong-type", "buffered", "crlf", "replays"]
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
@@ -226,3 +228,29 @@ def test_a_well_formed_body_passes_every_stream_check() -> None:
 )
 def test_each_stream_fault_is_named(raw: bytes, check: str) -> None:
     assert check in failures_of(raw)
+
+
+# -- the timing check, on arrival times ---------------------------------------------------
+
+
+def captured(arrivals: list[float], texts: int = 5) -> Capture:
+    raw = b"".join(
+        f'id: {i + 1}\ndata: {{"type":"text","text":"t{i}"}}\n\n'.encode() for i in range(texts)
+    )
+    raw += f'id: {texts + 1}\ndata: {{"type":"done"}}\n\n'.encode()
+    return Capture(200, {"content-type": "text/event-stream"}, raw=raw, arrivals=arrivals)
+
+
+def test_events_spread_out_are_streamed() -> None:
+    assert timing_check(captured([0.1, 0.2, 0.3, 0.4, 0.5, 0.5])).passed is True
+
+
+def test_events_all_at_the_end_of_a_long_answer_are_buffered() -> None:
+    result = timing_check(captured([2.0] * 6))
+    assert result.failed
+    assert result.detail.startswith("buffered: all 6 events arrived within 0 ms, 2.00 s after")
+
+
+def test_too_fast_or_too_short_an_answer_is_not_judged() -> None:
+    assert timing_check(captured([0.01] * 6)).passed is None  # done before anything could wait
+    assert timing_check(captured([0.1, 5.0, 5.0], texts=2)).passed is None  # two texts
