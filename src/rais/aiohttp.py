@@ -84,7 +84,11 @@ def _chat(endpoint: ChatEndpoint) -> Handler:
         # 413; the endpoint applies its own limits instead.
         body = await request.content.read()
         reply = await endpoint.handle(
-            request.method, body, request.headers, http_version=_http_version(request)
+            request.method,
+            body,
+            request.headers,
+            request=request,
+            http_version=_http_version(request),
         )
         return await send_reply(request, reply)
 
@@ -94,7 +98,7 @@ def _chat(endpoint: ChatEndpoint) -> Handler:
 def _chat_ws(endpoint: ChatEndpoint) -> Handler:
     async def chat_ws(request: web.Request) -> web.StreamResponse:
         socket = AiohttpWebSocket(request)
-        await serve_websocket(endpoint, socket)
+        await serve_websocket(endpoint, socket, request=request, headers=request.headers)
         return socket.response
 
     return chat_ws

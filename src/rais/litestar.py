@@ -42,6 +42,7 @@ def rais_router(
             request.method,
             await request.body(),
             request.headers,
+            request=request,
             http_version=request.scope.get("http_version", "1.1"),
         )
         return to_response(reply)
@@ -52,7 +53,9 @@ def rais_router(
         @websocket(websocket_path)
         async def chat_ws(socket: WebSocket[Any, Any, Any]) -> None:
             receive, send = cast("Receive", socket.receive), cast("Send", socket.send)
-            await serve_websocket(endpoint, ASGIWebSocket(receive, send))
+            await serve_websocket(
+                endpoint, ASGIWebSocket(receive, send), request=socket, headers=socket.headers
+            )
 
         handlers.append(chat_ws)
     return Router(path=prefix, route_handlers=handlers)

@@ -247,7 +247,23 @@ class WebSocketApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise RuntimeError("the RAIS WebSocket app only serves websocket connections")
-        await serve_websocket(self.endpoint, ASGIWebSocket(receive, send))
+        await serve_websocket(
+            self.endpoint, ASGIWebSocket(receive, send), request=scope, headers=ScopeHeaders(scope)
+        )
+
+
+class ScopeHeaders:
+    """An ASGI scope's headers, looked up case-insensitively, for ``chat.headers``."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers") or ():
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            previous = self._headers.get(name)
+            self._headers[name] = value if previous is None else f"{previous}, {value}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._headers.get(key.lower(), default)
 
 
 def asgi_websocket_app(endpoint: ChatEndpoint) -> WebSocketApp:
