@@ -1,0 +1,105 @@
+"""A chat backend as a team ships it, on Quart: bearer-token users, a system prompt per
+user, a model and temperature the client may choose within limits, every turn saved to
+SQLite with its outcome and token usage, and at most 2 streams at once per user.
+
+Run:   python examples/backend_quart.py          (offline demo model unless OPENAI_API_KEY
+       or OPENAI_BASE_URL is set; http://127.0.0.1:8000/api/chat)
+Prod:  CHAT_DB=/var/lib/chat/turns.sqlite3 hypercorn examples.backend_quart:app \\
+           --bind 0.0.0.0:8000
+Try:   curl -N localhost:8000/api/chat -H 'Authorization: Bearer token-alice' \\
+           -H 'Content-Type: application/json' \\
+           -d '{"messages": [{"role": "user", "content": "hi"}], "model": "gpt-4o"}'
+
+Turns are saved with the standard ``sqlite3`` driver: rais runs a sync ``on_finish`` in a
+worker thread, so it never blocks the event loop, and one short connection per turn needs
+no pool and no extra dependency. The stream count lives in this process: with several
+workers keep it in Redis (or route each user to one worker).
+"""
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections import Counter
+from typing import Any, NamedTuple
+
+from quart import Quart
+from quart_cors import cors
+
+import rais
+from rais.quart import rais_blueprint
+
+DB = os.environ.get("CHAT_DB", "chat.sqlite3")
+OPENAI = any(os.environ.get(name) for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"))
+PROVIDER = "openai" if OPENAI else "offline"  # offline: runs anywhere, no key
+MODELS = ("gpt-4o-mini", "gpt-4o")  # what a client may ask for; the first is the default
+MAX_STREAMS = 2  # per user, at once
+
+
+class User(NamedTuple):
+    id: int
+    name: str
+    system: str
+
+
+# token -> user. In production: your user store, with hashed tokens.
+USERS = {
+    "token-alice": User(1, "alice", "You are Alice's research assistant. Cite your sources."),
+    "token-bob": User(2, "bob", "You are Bob's cooking helper. Use metric units."),
+}
+streams: Counter[int] = Counter()  # streams in flight per user id
+lock = threading.Lock()  # configure and on_finish run in worker threads
+
+with contextlib.closing(sqlite3.connect(DB)) as db:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, user_id INTEGER, outcome TEXT,"
+        " text TEXT, error TEXT, model TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,"
+        " total_tokens INTEGER, created_at TEXT DEFAULT CURRENT_TIMESTAMP)"
+    )
+
+
+def configure(chat: rais.Chat) -> dict[str, Any]:
+    """Who asks, with which settings; refuse (401, 422, 429) before anything is paid for."""
+    token = (chat.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+    user = USERS.get(token)
+    if user is None:
+        raise rais.RequestError(
+            401, "Send Authorization: Bearer <token>.", kind="unauthorized",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    model = chat.option("model", allowed=MODELS, default=MODELS[0])
+    temperature = chat.option("temperature", between=(0, 2), default=0.7)
+    with lock:  # last: a refusal above must not take a slot that on_finish would not free
+        if streams[user.id] >= MAX_STREAMS:
+            raise rais.RequestError(
+                429, f"At most {MAX_STREAMS} answers at once.", kind="too_many_streams",
+                headers={"Retry-After": "5"},
+            )  # fmt: skip
+        streams[user.id] += 1
+    chat.state["user"] = user  # for on_finish
+    chat.log["user"] = user.id  # on the access-log line
+    return {"model": model, "temperature": temperature, "system": user.system}
+
+
+def on_finish(result: rais.StreamResult) -> None:
+    """Called once per stream that configure let through, however it ended."""
+    assert result.chat is not None
+    user: User = result.chat.state["user"]
+    with lock:
+        streams[user.id] -= 1
+    usage = result.usage or rais.Usage()
+    with contextlib.closing(sqlite3.connect(DB)) as db, db:  # commits
+        db.execute(
+            "INSERT INTO turns (user_id, outcome, text, error, model, prompt_tokens,"
+            " completion_tokens, total_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (user.id, result.outcome, result.text, result.error, result.model,
+             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens),
+        )  # fmt: skip
+
+
+app = Quart(__name__)
+app = cors(app, allow_origin="*", allow_headers="*", allow_methods="*")  # list yours in prod
+app.register_blueprint(rais_blueprint(provider=PROVIDER, configure=configure, on_finish=on_finish))
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")), use_reloader=False)
