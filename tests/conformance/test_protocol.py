@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from rais._sse_decode import SSEBlockDecoder
 from rais.check import stream_checks
 from tests.conformance.conftest import API_KEY
 from tests.conformance.sse import Received, ablocks, chat, read_stream
@@ -16,6 +17,9 @@ from tests.fakes.upstreams import FakeUpstream
 from tests.servers import RunningServer
 
 TERMINAL = {"done", "error"}
+
+#: A bound for what takes a second on an idle machine.
+DEADLINE = 20.0
 
 
 def django_version() -> tuple[int, ...]:
@@ -70,14 +74,19 @@ def test_unicode_emoji_and_newlines_round_trip(server: RunningServer, client: ht
 
 
 def test_tokens_are_flushed_as_they_arrive(server: RunningServer, client: httpx.Client) -> None:
-    received = chat(client, server.url, "[count:4][delay:0.4]")
-    assert_well_formed(received)
-    texts = [
-        t for e, t in zip(received.events, received.arrivals, strict=True) if e["type"] == "text"
-    ]
-    assert len(texts) == 4
-    # Buffered responses arrive in one burst at the end; streamed ones ~0.4 s apart.
-    assert texts[-1] - texts[0] > 0.9
+    # An answer of 500 s: a server that buffers (all of it, or a few KB of 40-byte events)
+    # sends no event before the deadline; one that flushes sends each within a second.
+    body = {"messages": [{"role": "user", "content": "[count:1000][delay:0.5]"}]}
+    deadline = time.monotonic() + DEADLINE
+    with client.stream("POST", server.url, json=body) as response:
+        received = Received(response.status_code, response.headers)
+        decoder = SSEBlockDecoder()
+        for chunk in response.iter_raw():  # heartbeats (every 0.25 s) keep this loop turning
+            for block in decoder.feed(chunk):
+                received.add(block)
+            if len(received.events) >= 2 or time.monotonic() > deadline:
+                break
+    assert received.events == [{"type": "text", "text": "t0 "}, {"type": "text", "text": "t1 "}]
 
 
 def test_long_stream_is_not_cut_by_response_timeouts(
@@ -120,9 +129,7 @@ def test_disconnect_cancels_upstream(
             received = Received(response.status_code, response.headers)
             read_stream(response, received, max_events=2)
             assert received.types == ["text", "text"]
-        started = time.monotonic()
-    assert upstream.wait_cancelled(before + 1, timeout=3.0), server.log()[-2000:]
-    assert time.monotonic() - started < 3.0
+    assert upstream.wait_cancelled(before + 1, timeout=DEADLINE), server.log()[-2000:]
 
 
 def test_upstream_error_mid_stream_is_one_safe_error_event(
