@@ -177,8 +177,13 @@ async def throughput(
     seconds: float,
     yield_each: bool = False,
     cpu: Callable[[], float] | None = None,
+    content: str | None = None,
 ) -> Throughput:
-    """Keep ``connections`` streams of ``tokens`` events busy; count events in the window."""
+    """Keep ``connections`` streams of ``tokens`` events busy; count events in the window.
+
+    ``content`` replaces the bench source's spec (the end-to-end run sends the fake
+    upstream's directives instead).
+    """
     counted = 0
     measuring = False
     streams = 0
@@ -190,7 +195,8 @@ async def throughput(
         if measuring:
             counted += n
 
-    content = f"count={tokens};interval=0;stamp=0;yield={int(yield_each)}"
+    if content is None:
+        content = f"count={tokens};interval=0;stamp=0;yield={int(yield_each)}"
     active: set[StreamProtocol] = set()
 
     async def worker() -> None:

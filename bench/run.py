@@ -22,12 +22,14 @@ from tests.servers import ROOT
 RESULTS = ROOT / "bench" / "results"
 SNAPSHOT = RESULTS / "README-snapshot.json"
 PLOT = ROOT / "docs" / "throughput.png"
-BENCHMARKS = ("throughput", "scale", "abort", "import")
+BENCHMARKS = ("throughput", "memory", "scale", "wsgi-scale", "e2e", "abort", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a ~30 s run with smaller numbers")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run (a few minutes) with smaller numbers"
+    )
     parser.add_argument(
         "--only",
         default=",".join(BENCHMARKS),
@@ -73,9 +75,24 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in wanted:
         log("throughput and latency (rais vs the framework's hand-written streaming response)")
         results["servers"] = {sid: suite.measure_server(sid, config, log) for sid in server_ids}
+    if "memory" in wanted:
+        log(
+            f"memory: {config.memory_streams:,} idle streams, rais (heartbeats every "
+            f"{config.memory_heartbeat} s) vs the bare StreamingResponse"
+        )
+        results["memory"] = suite.memory(config, log)
     if "scale" in wanted:
-        log(f"scale: {config.scale_streams:,} streams on one uvicorn worker")
+        log(
+            f"scale: {config.scale_streams:,} streams on one uvicorn worker "
+            f"({config.scale_clients} load processes)"
+        )
         results["scale"] = suite.scale(config, log)
+    if "wsgi-scale" in wanted:
+        log(f"WSGI scale: {config.wsgi_streams:,} streams on one gunicorn gthread worker")
+        results["wsgi_scale"] = suite.wsgi_scale(config, log)
+    if "e2e" in wanted:
+        log("end to end: the openai SDK against the fake upstream, rais vs a hand-written loop")
+        results["e2e"] = suite.end_to_end(config, log)
     if "abort" in wanted:
         log("abort: client disconnect -> upstream request cancelled (OpenAI SDK, fake upstream)")
         results["abort"] = suite.abort(config, log)

@@ -1,4 +1,4 @@
-"""The benchmarks: throughput, latency, scale, abort and import time.
+"""The benchmarks: throughput, latency, memory, scale, WSGI scale, end to end, abort, import.
 
 Every number comes from real servers on loopback (``tests/servers.py``), read by the
 raw-socket client in :mod:`bench.load`. Each function returns plain data (saved as
@@ -18,8 +18,17 @@ from typing import Any
 import psutil
 
 from bench.config import Config
-from bench.load import StreamProtocol, fetch, open_stream, throughput
-from bench.servers import BENCH_BY_ID, raise_fd_limit
+from bench.hold import Clients
+from bench.load import fetch, open_stream, throughput
+from bench.servers import (
+    BENCH_BY_ID,
+    E2E_SPEC,
+    WSGI,
+    WSGI_THREADS,
+    raise_fd_limit,
+    with_fd_limit,
+)
+from bench.upstream import upstream_process
 from tests.fakes.upstreams import FakeUpstream
 from tests.servers import PY, ROOT, SERVERS, RunningServer, running
 
@@ -59,14 +68,16 @@ def rss(pids: list[int]) -> int:
 
 
 ROUTES = {"rais": "/api/chat", "ceiling": "/ceiling", "sse-starlette": "/sse-starlette"}
+#: rais's defaults, spelt out: heartbeats and the send timeout are on while measuring.
+THROUGHPUT_ENV = {"RAIS_HEARTBEAT": "15", "RAIS_SEND_TIMEOUT": "30"}
 
 
 def measure_server(spec_id: str, config: Config, log: Log) -> dict[str, Any]:
     """Throughput (rais vs ceiling [vs sse-starlette]) and latency on one bench server."""
     spec = BENCH_BY_ID[spec_id]
     targets = ["rais", "ceiling"] + (["sse-starlette"] if spec_id == "starlette-uvicorn" else [])
-    result: dict[str, Any] = {"throughput": {}, "latency": {}}
-    with running(spec) as server:
+    result: dict[str, Any] = {"throughput": {}, "latency": {}, "env": THROUGHPUT_ENV}
+    with running(spec, THROUGHPUT_ENV) as server:
         asyncio.run(_warm(server, targets))
         pids = server.pids()
         for mode in config.modes:
@@ -160,110 +171,256 @@ async def _latency(server: RunningServer, targets: list[str], config: Config) ->
     }
 
 
-# ------------------------------------------------------------------ scale
+# ------------------------------------------------------------------ memory + scale
 
 
-def scale(config: Config, log: Log) -> dict[str, Any]:
-    """Open many slow streams on one uvicorn worker: memory per stream and token delays."""
-    wanted = config.scale_streams
-    limit = raise_fd_limit(wanted * 2 + 1000)
-    spec = BENCH_BY_ID["fastapi-uvicorn"]
-    env = {"RAIS_HEARTBEAT": str(config.scale_heartbeat)}
-    with running(spec, env) as server:
-        result = asyncio.run(_scale(server, config, log, "/api/chat", config.scale_hold))
-    if config.scale_reference:
-        log("  the same with the hand-written StreamingResponse (no heartbeats), for reference:")
-        with running(spec, env) as server:
-            reference = asyncio.run(_scale(server, config, log, "/ceiling", 1.0))
-        result["ceiling"] = {
-            key: reference[key]
-            for key in ("streams_open", "kib_per_stream", "rss_baseline_mib", "rss_loaded_mib")
-        }
-    result["fd_limit"] = limit
-    return result
+def _idle_spec() -> str:
+    """One token at once, then nothing for an hour: the stream stays open and idle."""
+    return "count=2;interval=3600;stamp=1"
 
 
-async def _scale(
-    server: RunningServer, config: Config, log: Log, path: str, hold: float
-) -> dict[str, Any]:
-    spec = f"count=1000000;interval={config.scale_interval};stamp=1"
-    pids = server.pids()
-    for _ in range(config.scale_warm_rounds):  # warm the server: imports, first allocations
+def _paced_spec(interval: float) -> str:
+    return f"count=1000000;interval={interval};stamp=1"
+
+
+async def _warm_streams(server: RunningServer, path: str, spec: str, rounds: int) -> None:
+    """Open and drop a few streams: imports, first allocations and caches are paid."""
+    for _ in range(rounds):
         warm = [await open_stream(server.port, path, spec, stamps=True) for _ in range(50)]
+        await asyncio.wait([p.started for p in warm], timeout=10)
         await asyncio.sleep(0.3)
         for protocol in warm:
             protocol.abort()
         await asyncio.sleep(0.3)
     await asyncio.sleep(1.0)
+
+
+def hold(
+    server: RunningServer,
+    path: str,
+    *,
+    spec: str,
+    streams: int,
+    clients: int,
+    batch: int,
+    hold_seconds: float,
+    warm_rounds: int,
+    log: Log,
+    idle: bool = False,
+) -> dict[str, Any]:
+    """Open ``streams`` streams from ``clients`` load processes, hold them, measure.
+
+    RSS per stream is (RSS with all open - RSS after warm-up) / streams open, over the
+    server's processes; token delays are production -> arrival (same clock) during the
+    hold only, when every stream is open.
+    """
+    asyncio.run(_warm_streams(server, path, spec, warm_rounds))
+    pids = server.pids()
     baseline = rss(pids)
-    streams: list[StreamProtocol] = []
-    failed = 0
-    opened_at = time.perf_counter()
-    while len(streams) + failed < config.scale_streams:
-        batch = min(config.scale_batch, config.scale_streams - len(streams) - failed)
-        attempts = await asyncio.gather(
-            *(open_stream(server.port, path, spec, stamps=True) for _ in range(batch)),
-            return_exceptions=True,
-        )
-        fresh = [a for a in attempts if isinstance(a, StreamProtocol)]
-        failed += len(attempts) - len(fresh)
-        streams += fresh
-        if fresh:
-            await asyncio.wait([p.started for p in fresh], timeout=10)
-    open_seconds = time.perf_counter() - opened_at
-    await asyncio.sleep(1.0)
-    live = [p for p in streams if p.stream.status == 200 and not p.stream.closed]
-    loaded = rss(pids)
-    per_stream = (loaded - baseline) / max(1, len(live))
-    log(
-        f"  {len(live)} streams open in {open_seconds:.1f} s ({failed} failed to connect); "
-        f"RSS {baseline / 2**20:.1f} -> {loaded / 2**20:.1f} MiB = "
-        f"{per_stream / 1024:.1f} KiB per stream"
-    )
-    for protocol in streams:  # only count tokens produced while all streams are open
-        protocol.stream.stamps.clear()
-        protocol.stream.arrivals.clear()
-    cpu_before, held_from = cpu_seconds(pids), time.perf_counter()
-    await asyncio.sleep(hold)
-    cpu = (cpu_seconds(pids) - cpu_before) / (time.perf_counter() - held_from)
-    delays = [a - p for s in streams for p, a in s.stream.stamps]
-    gaps = [
-        b - a
-        for s in streams
-        for a, b in zip(s.stream.arrivals, s.stream.arrivals[1:], strict=False)
-    ]
-    still_open = sum(1 for p in streams if not p.stream.closed)
-    fds = sum(psutil.Process(pid).num_fds() for pid in pids)
-    for protocol in streams:
-        protocol.abort()
-    await asyncio.sleep(1.0)
-    result = {
-        "streams_requested": config.scale_streams,
-        "streams_open": len(live),
-        "streams_open_after_hold": still_open,
-        "connect_failures": failed,
-        "open_seconds": round(open_seconds, 1),
+    load = Clients(server.port, path, spec, streams, clients, batch)
+    try:
+        opened = load.opened()
+        time.sleep(1.0)
+        loaded = rss(pids)
+        load.step("clear")
+        cpu_before, held_from = cpu_seconds(pids), time.perf_counter()
+        time.sleep(hold_seconds)
+        held = load.report()
+        cpu = (cpu_seconds(pids) - cpu_before) / (time.perf_counter() - held_from)
+        fds = 0
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                fds += psutil.Process(pid).num_fds()
+    finally:
+        load.close()
+    per_stream = (loaded - baseline) / max(1, opened.live)
+    result: dict[str, Any] = {
+        "streams_requested": streams,
+        "streams_open": opened.live,
+        "streams_open_after_hold": held.still_open,
+        "streams_silent": held.silent,
+        "connect_failures": opened.failed,
+        "open_seconds": round(opened.seconds, 1),
+        "client_processes": clients,
         "rss_baseline_mib": round(baseline / 2**20, 1),
         "rss_loaded_mib": round(loaded / 2**20, 1),
         "kib_per_stream": round(per_stream / 1024, 1),
         "server_fds": fds,
         "server_cpu": round(cpu, 2),
-        "token_interval_s": config.scale_interval,
-        "heartbeat_s": config.scale_heartbeat,
-        "tokens_measured": len(delays),
+        "hold_s": hold_seconds,
+        "tokens_measured": len(held.delays),
         "token_delay_ms": {
-            "p50": ms(percentile(delays, 50)),
-            "p99": ms(percentile(delays, 99)),
-            "max": ms(max(delays, default=float("nan"))),
+            "p50": ms(percentile(held.delays, 50)),
+            "p99": ms(percentile(held.delays, 99)),
+            "max": ms(max(held.delays, default=float("nan"))),
         },
-        "inter_token_ms": {"p50": ms(percentile(gaps, 50)), "p99": ms(percentile(gaps, 99))},
-        "rss_after_close_mib": round(rss(pids) / 2**20, 1),
+        "inter_token_ms": {
+            "p50": ms(percentile(held.gaps, 50)),
+            "p99": ms(percentile(held.gaps, 99)),
+        },
+    }
+    tokens = (
+        f", {held.silent} without a token, {len(held.delays):,} tokens, delay p50 "
+        f"{result['token_delay_ms']['p50']} / p99 {result['token_delay_ms']['p99']} ms"
+        if held.delays or not idle
+        else ""
+    )
+    log(
+        f"  {server.spec.id} {path}: {opened.live:,} of {streams:,} streams open in "
+        f"{opened.seconds:.1f} s ({opened.failed} failed to connect); RSS "
+        f"{baseline / 2**20:.1f} -> {loaded / 2**20:.1f} MiB = {per_stream / 1024:.1f} KiB "
+        f"per stream; after {hold_seconds:.0f} s {held.still_open:,} open{tokens}, "
+        f"server CPU {cpu:.0%}"
+    )
+    return result
+
+
+MEMORY_SERVERS = ("fastapi-uvicorn", "starlette-uvicorn")
+
+
+def memory(config: Config, log: Log) -> dict[str, Any]:
+    """RSS per open idle stream: rais (heartbeats on) vs the bare StreamingResponse."""
+    raise_fd_limit(config.memory_streams * 2 + 1000)
+    env = {"RAIS_HEARTBEAT": str(config.memory_heartbeat)}
+    results: dict[str, Any] = {}
+    for spec_id in MEMORY_SERVERS:
+        row: dict[str, Any] = {}
+        for target in ("rais", "ceiling"):  # a fresh server each: RSS does not mix
+            with running(BENCH_BY_ID[spec_id], env) as server:
+                row[target] = hold(
+                    server,
+                    ROUTES[target],
+                    spec=_idle_spec(),
+                    streams=config.memory_streams,
+                    clients=1,
+                    batch=config.scale_batch,
+                    hold_seconds=config.memory_hold,
+                    warm_rounds=2,
+                    log=log,
+                    idle=True,
+                )
+        ours, theirs = row["rais"]["kib_per_stream"], row["ceiling"]["kib_per_stream"]
+        row["heartbeat_s"] = config.memory_heartbeat
+        row["ratio"] = round(ours / theirs, 2) if theirs > 0 else None
+        results[spec_id] = row
+    return results
+
+
+def scale(config: Config, log: Log) -> dict[str, Any]:
+    """Many slow streams on one uvicorn worker (FastAPI): none dropped, token delay."""
+    files = config.scale_streams * 2 + 1000
+    limit = raise_fd_limit(files)
+    spec = with_fd_limit(BENCH_BY_ID["fastapi-uvicorn"], files)
+    env = {"RAIS_HEARTBEAT": str(config.scale_heartbeat)}
+    with running(spec, env) as server:
+        result = hold(
+            server,
+            "/api/chat",
+            spec=_paced_spec(config.scale_interval),
+            streams=config.scale_streams,
+            clients=config.scale_clients,
+            batch=config.scale_batch,
+            hold_seconds=config.scale_hold,
+            warm_rounds=config.scale_warm_rounds,
+            log=log,
+        )
+    result["token_interval_s"] = config.scale_interval
+    result["heartbeat_s"] = config.scale_heartbeat
+    result["fd_limit"] = limit
+    return result
+
+
+def wsgi_scale(config: Config, log: Log) -> dict[str, Any]:
+    """Flask and Django on one gunicorn gthread worker (bench/gunicorn_conf.py)."""
+    raise_fd_limit(config.wsgi_streams * 2 + 1000)
+    env = {"RAIS_HEARTBEAT": str(config.scale_heartbeat)}
+    results: dict[str, Any] = {}
+    for spec_id in WSGI:
+        spec = BENCH_BY_ID[spec_id]
+        with running(spec, env) as server:
+            row = hold(
+                server,
+                "/api/chat",
+                spec=_paced_spec(config.scale_interval),
+                streams=config.wsgi_streams,
+                clients=1,
+                batch=100,
+                hold_seconds=config.wsgi_hold,
+                warm_rounds=2,
+                log=log,
+            )
+        row["threads"] = WSGI_THREADS
+        row["command"] = " ".join(spec.command(0)).replace(PY, "python")
+        row["token_interval_s"] = config.scale_interval
+        row["heartbeat_s"] = config.scale_heartbeat
+        results[spec_id] = row
+    return results
+
+
+# ------------------------------------------------------------------ end to end
+
+
+E2E_ENV = {
+    "OPENAI_API_KEY": "sk-bench-not-a-real-key-000000",
+    "RAIS_MAX_RETRIES": "0",
+}
+
+
+def end_to_end(config: Config, log: Log) -> dict[str, Any]:
+    """The real openai SDK against the fake upstream: rais vs a hand-written loop."""
+    raise_fd_limit(config.e2e_streams * 4 + 1000)
+    content = f"[count:{config.e2e_tokens}][delay:{config.e2e_delay}]"
+    rates: dict[str, list[float]] = {"rais": [], "ceiling": []}
+    costs: dict[str, list[float]] = {"rais": [], "ceiling": []}
+    incomplete = {"rais": 0, "ceiling": 0}
+    with upstream_process() as base_url:
+        env = {**E2E_ENV, "OPENAI_BASE_URL": base_url}
+        with running(E2E_SPEC, env) as server:
+            pids = server.pids()
+            per_stream: dict[str, int] = {}  # data: lines of one whole answer
+            for target in ("rais", "ceiling"):
+                stream = asyncio.run(fetch(server.port, ROUTES[target], content))
+                if stream.status != 200 or not stream.done:
+                    raise RuntimeError(f"{E2E_SPEC.id} {target} is broken: {stream}")
+                per_stream[target] = stream.events
+            for _ in range(config.e2e_rounds):
+                for target in ("rais", "ceiling"):
+                    measured = asyncio.run(
+                        throughput(
+                            server.port,
+                            ROUTES[target],
+                            tokens=config.e2e_tokens,
+                            connections=config.e2e_streams,
+                            warmup=config.e2e_warmup,
+                            seconds=config.e2e_window,
+                            cpu=lambda: cpu_seconds(pids),
+                            content=content,
+                        )
+                    )
+                    # per upstream token, whatever events each side adds (done, usage)
+                    tokens = measured.events * config.e2e_tokens / per_stream[target]
+                    rates[target].append(tokens / measured.seconds)
+                    costs[target].append(
+                        measured.cpu_seconds / tokens * 1e6 if tokens else float("inf")
+                    )
+                    incomplete[target] += measured.incomplete
+    us = {t: round(statistics.median(v), 2) for t, v in costs.items()}
+    result: dict[str, Any] = {
+        "streams": config.e2e_streams,
+        "tokens_per_stream": config.e2e_tokens,
+        "upstream_delay_s": config.e2e_delay,
+        "tokens_per_second": {t: round(statistics.median(v)) for t, v in rates.items()},
+        "us_cpu_per_token": us,
+        "ratio": round(us["rais"] / us["ceiling"], 3) if us["ceiling"] else None,
+        "incomplete": incomplete,
+        "events_per_answer": per_stream,
     }
     log(
-        f"  held {hold:.0f} s: {len(delays)} tokens, delay p50 "
-        f"{result['token_delay_ms']['p50']} / p99 {result['token_delay_ms']['p99']} ms, "
-        f"inter-token p99 {result['inter_token_ms']['p99']} ms (source: "
-        f"{config.scale_interval * 1000:.0f} ms), server CPU {cpu:.0%}"
+        f"  {config.e2e_streams} streams: rais {us['rais']} us CPU/token "
+        f"({result['tokens_per_second']['rais']:,} tokens/s), hand-written AsyncOpenAI loop "
+        f"{us['ceiling']} us ({result['tokens_per_second']['ceiling']:,} tokens/s): "
+        f"x{result['ratio']} the CPU per token"
+        + (f"; incomplete streams {incomplete}" if any(incomplete.values()) else "")
     )
     return result
 

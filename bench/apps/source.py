@@ -20,7 +20,7 @@ DONE_FRAME = 'data: {"type":"done"}\n\n'
 
 
 class Spec(NamedTuple):
-    count: int = 1000
+    count: int = 1000  # type: ignore[assignment]  # shadows tuple.count, on purpose
     interval: float = 0.0
     stamp: bool = False
     yield_each: bool = False

@@ -29,7 +29,7 @@ async def sse_starlette(request: Request) -> EventSourceResponse:
 
 app = Starlette(
     routes=[
-        Route("/api/chat", rais_endpoint(handler=tokens), methods=["POST"]),
+        Route("/api/chat", rais_endpoint(handler=tokens)),  # an ASGI app: every method
         Route("/ceiling", ceiling, methods=["POST"]),
         Route("/sse-starlette", sse_starlette, methods=["POST"]),
     ],

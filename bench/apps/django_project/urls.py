@@ -8,7 +8,7 @@ from bench.apps.source import ceiling_frames, ceiling_frames_sync, spec_from_bod
 from rais.django import rais_view
 
 
-@csrf_exempt
+@csrf_exempt  # type: ignore[untyped-decorator]
 def ceiling(request: HttpRequest) -> StreamingHttpResponse:
     """Hand-written: an async iterator under ASGI, a plain generator under WSGI."""
     spec = spec_from_body(request.body)
