@@ -63,8 +63,11 @@ async def _answer(endpoint: ChatEndpoint, request: HttpRequest) -> HttpResponseB
             http_version=scope.get("http_version"),
         )
         return to_response(reply, wsgi=False)
+    # Django reads no body without a Content-Length, even where the server de-chunks it
+    # (gunicorn sets wsgi.input_terminated): the core must answer a chunked one with 411.
+    environ = {**request.META, "wsgi.input_terminated": False}
     reply = endpoint.handle_sync(
-        method, request.read, request.headers, request=request, environ=request.META
+        method, request.read, request.headers, request=request, environ=environ
     )
     return to_response(reply, wsgi=True)
 
