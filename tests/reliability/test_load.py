@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,10 +137,17 @@ def test_load_with_faults_and_disconnects_leaks_nothing(
 
     # Every upstream call ended: completed, failed or cancelled because its client left.
     assert mark.wait_idle(), mark.describe()
-    assert mark.requests() == STREAMS
-    assert mark.cancelled() == len(left), "each client that left cancelled its upstream call"
+    # A client that leaves on its first chunk (a heartbeat during the first-event hold) may
+    # go before its upstream call is made: then there is no call to make or cancel.
+    never_asked = {o.plan.n for o in outcomes} - mark.asked_for()
+    for n in never_asked:
+        assert outcomes[n].plan.leave_after is not None and not outcomes[n].events, n
+    assert mark.requests() == STREAMS - len(never_asked)
+    assert mark.cancelled() == len(left) - len(never_asked), (
+        "each client that left cancelled its upstream call"
+    )
 
-    after = settle(server, upstream, probe_dir, baseline, slack=3)
+    after = settle(server, upstream, probe_dir, baseline, slack=3, timeout=30)
     assert after.within(baseline, slack=3), describe(baseline, after)
     assert after.upstream_sockets <= 100, "the SDK's keep-alive pool is bounded"
 
@@ -160,13 +168,21 @@ class Mark:
     def requests(self) -> int:
         return len(self.upstream.requests) - self.requests_at
 
+    def asked_for(self) -> set[int]:
+        """The plans (by number) whose upstream call was made."""
+        found = (
+            re.search(r"c(\d+)-0 ", json.dumps(r.json))
+            for r in self.upstream.requests[self.requests_at :]
+        )
+        return {int(match.group(1)) for match in found if match}
+
     def ended(self) -> int:
         return self._ended() - self.ended_at
 
     def cancelled(self) -> int:
         return self.upstream.cancelled - self.cancelled_at
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
+    def wait_idle(self, timeout: float = 30.0) -> bool:
         return self.upstream.wait_for(lambda: self.ended() >= self.requests(), timeout)
 
     def describe(self) -> str:

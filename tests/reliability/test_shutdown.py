@@ -1,4 +1,9 @@
-"""SIGTERM with streams open: each stream ends with a terminal event, the server exits promptly."""
+"""SIGTERM with streams open: each stream ends with a terminal event, then the server exits.
+
+The upstream answers would take hours (or never come), so a server that waits for
+open streams never exits within the deadline, and one that gives up on them (e.g.
+gunicorn's graceful timeout) cuts them without the "shutting down" error event.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ from tests.servers import RunningServer, ServerSpec, start_server
 
 STREAMS = 3
 
+#: How long a server may take to exit after SIGTERM: generous, not a speed figure.
+EXIT_DEADLINE = 30.0
+
 
 class OpenStream:
     """A raw client reading one stream in a thread, noting every event and the end."""
@@ -31,8 +39,7 @@ class OpenStream:
         )
         self.raw = b""
         self.events: list[dict[str, str]] = []
-        self.ended_at: float | None = None
-        self.terminal_at: float | None = None
+        self.ended = False  #: the connection was closed
         self.started = threading.Event()  #: the response head arrived (or the socket closed)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -50,12 +57,10 @@ class OpenStream:
                     for line in block.split(b"\n"):
                         if line.startswith(b"data: "):
                             self.events.append(json.loads(line[6:]))
-                            if self.events[-1]["type"] in ("done", "error"):
-                                self.terminal_at = time.monotonic()
         except OSError:
             pass
         finally:
-            self.ended_at = time.monotonic()
+            self.ended = True
             self.started.set()
             self.sock.close()
 
@@ -76,25 +81,22 @@ def test_sigterm_ends_open_streams_and_the_server_exits(
         for stream in streams:
             assert stream.started.wait(10) and stream.raw.startswith(b"HTTP/1.1 200")
         time.sleep(0.3)
-        terminated = time.monotonic()
         server.process.send_signal(signal.SIGTERM)  # the main process: master or supervisor
         try:
-            server.process.wait(timeout=8)
+            server.process.wait(timeout=EXIT_DEADLINE)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{spec.id} still running 8 s after SIGTERM:\n{server.log()[-3000:]}")
-        exited = time.monotonic() - terminated
+            pytest.fail(
+                f"{spec.id} still running {EXIT_DEADLINE:.0f} s after SIGTERM:\n"
+                + server.log()[-3000:]
+            )
         for stream in streams:
-            stream.thread.join(5)
-            assert stream.ended_at is not None
+            stream.thread.join(EXIT_DEADLINE)
+            assert stream.ended
             types = [e["type"] for e in stream.events]
             assert types and types[-1] == "error", (types[-3:], stream.raw[-300:])
             assert sum(t in ("done", "error") for t in types) == 1
             assert "shutting down" in stream.events[-1]["error"]
-            assert stream.terminal_at is not None and stream.terminal_at - terminated < 1.5
             assert stream.raw.endswith(b"\n\n") or stream.raw.endswith(b"0\r\n\r\n")
-        assert upstream.wait_cancelled(before + STREAMS, timeout=5)
-        # uvicorn and hypercorn exit at once; gunicorn's gthread worker lingers up to 2 s on
-        # kept-alive connections before it closes them.
-        assert exited < 5, f"{spec.id} took {exited:.1f} s to exit"
+        assert upstream.wait_cancelled(before + STREAMS, timeout=EXIT_DEADLINE)
     finally:
         server.stop()

@@ -70,7 +70,7 @@ def test_a_stalled_client_holds_bounded_memory(fast_server: RunningServer) -> No
     finally:
         sock.close()
     # Once the client is gone the endless source is closed: the server goes idle.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         before = cpu_seconds(fast_server)
         time.sleep(0.5)
