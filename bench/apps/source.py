@@ -75,10 +75,16 @@ async def ceiling_frames(spec: Spec) -> AsyncIterator[bytes]:
 
 
 def ceiling_frames_sync(spec: Spec) -> Iterator[bytes]:
-    """The same for WSGI: a plain generator, written straight to the socket by the server."""
+    """The same for WSGI: a plain generator, written straight to the socket by the server.
+
+    Per token (``yield=1``) it gives up the GIL after every token (``time.sleep(0)``),
+    the thread's counterpart of the async sources' ``asyncio.sleep(0)``.
+    """
     for i in range(spec.count):
         if spec.interval and i:
             time.sleep(spec.interval)
+        elif spec.yield_each:
+            time.sleep(0)
         yield _frame(i + 1, _text(spec))
     yield f"id: {spec.count + 1}\n".encode() + _DONE
 
