@@ -30,7 +30,8 @@ class LitestarClient(Client):
             return await rais.litestar.rais_response(request, handler, **options)
 
         app = Litestar(
-            route_handlers=[rais.litestar.rais_router(CHAT_PATH, **self.endpoint_options), helper]
+            route_handlers=[rais.litestar.rais_router(CHAT_PATH, **self.endpoint_options), helper],
+            logging_config=None,  # its default reconfigures the process's logging (and caplog)
         )
         self.http = AsyncTestClient(app=app)
         await self.http.__aenter__()
