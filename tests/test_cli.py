@@ -232,11 +232,13 @@ def test_one_log_line_per_stream_without_content(
     received = chat(client, offline.url, f"my words: {secret}")
     assert received.types[-1] == "done"
     tokens = received.types.count("text")
-    line = wait_for_log(offline, r"stream done status=200 tokens=(\d+) ttft=(\S+) duration=(\S+)")
+    line = wait_for_log(
+        offline, r"stream done status=200 chunks=(\d+) tokens=(\d+) ttft=(\S+) duration=(\S+)"
+    )
     assert offline.log().count("stream done") == before + 1
-    lines = re.findall(r"stream done status=200 tokens=(\d+)", offline.log())
+    lines = re.findall(r"stream done status=200 chunks=(\d+)", offline.log())
     assert int(lines[-1]) == tokens
-    assert line.group(2).endswith("s") and line.group(3).endswith("s")
+    assert line.group(3).endswith("s") and line.group(4).endswith("s")
     assert secret not in offline.log()
     assert "POST /api/chat" not in offline.log()  # no second line per request by default
 
@@ -282,7 +284,7 @@ def test_openai_compatible_base_url_model_and_system(
 
         refused = chat(client, server.url, "[fault:429]")
         assert refused.status == 429
-        wait_for_log(server, r"stream refused status=429 tokens=0 ttft=- duration=\S+s")
+        wait_for_log(server, r"stream refused status=429 chunks=0 tokens=- ttft=- duration=\S+s")
     finally:
         server.stop()
 
