@@ -351,7 +351,7 @@ async def test_closing_the_stream_early_closes_the_handler_generator(
 
     reply = await endpoint(handler, heartbeat=heartbeat).handle("POST", HELLO, JSON)
     assert reply.stream is not None
-    stream: Any = reply.stream
+    stream: Any = aiter(reply.stream)
     first = await stream.__anext__()
     assert first.startswith(b"id: 1\ndata: ")
     await asyncio.wait_for(stream.aclose(), 2)

@@ -13,7 +13,6 @@ import pytest
 
 from rais.endpoint import sse_reply
 from rais.errors import UpstreamError
-from rais.pipeline import EventFeed, rais_events, with_heartbeats
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -66,7 +65,7 @@ async def test_a_paced_source_is_still_written_token_by_token() -> None:
     assert written[-1].endswith(b'data: {"type":"done"}\n\n')
 
 
-async def test_the_feed_holds_at_most_its_limit_for_a_slow_consumer() -> None:
+async def test_nothing_is_produced_ahead_of_a_slow_consumer() -> None:
     produced = 0
 
     async def endless() -> AsyncIterator[str]:
@@ -76,17 +75,17 @@ async def test_the_feed_holds_at_most_its_limit_for_a_slow_consumer() -> None:
             yield "x"
             await asyncio.sleep(0)
 
-    feed = EventFeed(limit=16)
-    events = with_heartbeats(rais_events(endless()), 15, feed=feed)
-    await events.__anext__()
-    # The consumer stalls. Unbounded, the producer would make one more event per loop
-    # turn; bounded, it fills the feed and then waits for room.
+    reply = await sse_reply(endless(), heartbeat=15)
+    assert reply.stream is not None
+    frames = aiter(reply.stream)
+    await frames.__anext__()
+    before = produced
+    # The consumer stalls. The writer steps the source itself, so nothing runs ahead
+    # of it: no buffer grows behind a client that stopped reading.
     for _ in range(1000):
         await asyncio.sleep(0)
-    assert len(feed.buffer) == 16, "the producer did not fill the feed"
-    assert produced <= 18
-    assert len(feed.ready()) <= 16
-    await events.aclose()
+    assert produced == before
+    await frames.aclose()
 
 
 async def test_heartbeats_during_the_first_event_hold_do_not_start_the_stream() -> None:

@@ -15,7 +15,8 @@ from rais import RaisError, UpstreamError, rais_event
 from rais.chat import Turn
 from rais.errors import GENERIC_MESSAGE
 from rais.events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, text_event
-from rais.pipeline import rais_events, with_heartbeats
+from rais._sse import with_heartbeats
+from rais.pipeline import rais_events
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -476,7 +476,7 @@ async def test_endpoint_hang_then_close_cancels_upstream(
     reply = await ep.handle("POST", body("[fault:hang]"), JSON)
     assert reply.status == 200
     assert reply.stream is not None
-    stream: Any = reply.stream
+    stream: Any = aiter(reply.stream)
     assert await asyncio.wait_for(stream.__anext__(), 5) == b": ping\n\n"
     assert await asyncio.to_thread(upstream.wait_requests, 1, 10)  # the call is under way
     await asyncio.sleep(0.1)  # the fake has answered its first chunk and now hangs

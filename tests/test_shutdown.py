@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -28,9 +28,10 @@ async def read_all(stream: AsyncIterator[bytes]) -> bytes:
     return b"".join([chunk async for chunk in stream])
 
 
-async def opened(stream: AsyncIterator[bytes] | None) -> tuple[bytes, asyncio.Future[bytes]]:
+async def opened(stream: AsyncIterable[bytes] | None) -> tuple[bytes, asyncio.Future[bytes]]:
     """Read a stream's first chunk (it is open and streaming), then the rest in a task."""
     assert stream is not None
+    stream = aiter(stream)
     first = await asyncio.wait_for(stream.__anext__(), DEADLINE)
     return first, asyncio.ensure_future(read_all(stream))
 

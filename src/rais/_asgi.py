@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from ._sse import EventStream
 from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 
@@ -52,7 +53,7 @@ class EventStreamResponse(Response):
     """
 
     def __init__(
-        self, stream: AsyncIterator[bytes], status: int, headers: list[tuple[str, str]]
+        self, stream: AsyncIterable[bytes], status: int, headers: list[tuple[str, str]]
     ) -> None:
         self.stream = stream
         self.status_code = status
@@ -81,8 +82,15 @@ class EventStreamResponse(Response):
                     "headers": self.raw_headers,
                 }
             )
-            async for chunk in self.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if isinstance(self.stream, EventStream):  # rais writes: no iterator hop per token
+                await self.stream.send_to(
+                    lambda chunk: send(
+                        {"type": "http.response.body", "body": chunk, "more_body": True}
+                    )
+                )
+            else:
+                async for chunk in self.stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not left:

@@ -1,10 +1,19 @@
 """Server-sent events, in one place: headers, frames, the ping, the first-event hold, the writer.
 
 Every SSE response (plain, from a handler or a provider, on every adapter) is built
-by :func:`sse_reply`; resumable streams reuse :func:`hold_first_event` and the
-headers. The writer numbers events with ``id:``, sends ``: ping`` comments while the
-source is idle, ends the stream on shutdown or when the client stops reading, and
-reports the stream's end once to its :class:`~rais.chat.Turn`.
+by :func:`sse_reply` as an :class:`EventStream`. It numbers events with ``id:``,
+sends ``: ping`` comments while the source is idle, ends the stream on shutdown or
+when the client stops reading, and reports the stream's end once to its
+:class:`~rais.chat.Turn`.
+
+The per-token path has no task of its own. The writer (the framework's response
+task, or the bridge's for WSGI) steps the event generator itself, the way an asyncio
+Task steps a coroutine: when the source blocks on a future, the writer waits on that
+future *or* a heartbeat, shutdown or send-timeout signal, whichever comes first, and
+the source stays suspended, untouched, meanwhile. Events a source produces without
+blocking are framed together and written at once. Frameworks that pull an async
+iterator (Django, Quart, the WSGI bridge) and those that let rais write
+(:meth:`EventStream.send_to`: Starlette, FastAPI, Litestar, aiohttp) share all of it.
 """
 
 from __future__ import annotations
@@ -12,18 +21,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from .chat import Turn
+from . import shutdown
+from .chat import Outcome, Turn
 from .events import HEARTBEAT, Event, sse_frame
-from .pipeline import EventFeed, Source, rais_events, with_heartbeats
+from .pipeline import Source, rais_events
 from .shutdown import SHUTDOWN_MESSAGE
 
 if TYPE_CHECKING:
     from .endpoint import Reply
 
-__all__ = ["FIRST_EVENT_WAIT", "PING", "hold_first_event", "sse_headers", "sse_reply"]
+__all__ = [
+    "FIRST_EVENT_WAIT",
+    "PING",
+    "EventStream",
+    "hold_first_event",
+    "sse_headers",
+    "sse_reply",
+    "with_heartbeats",
+]
 
 #: How long to hold the response for a first event, so that an upstream that fails at
 #: once (bad key, 429, unknown model) is answered with its real HTTP status.
@@ -31,6 +50,12 @@ FIRST_EVENT_WAIT = 0.5
 
 #: The keep-alive comment; clients ignore lines that start with ``:``.
 PING = b": ping\n\n"
+
+#: Events framed into one write at most (a burst is still written as it comes).
+MAX_BATCH = 64
+
+_BLOCKED = object()  # the source is waiting on something
+_SOON = object()  # the source yielded to the loop once (``await asyncio.sleep(0)``)
 
 
 def sse_headers(http_version: str | None) -> list[tuple[str, str]]:
@@ -63,13 +88,12 @@ async def sse_reply(
     from .endpoint import Reply
 
     turn = turn if turn is not None else Turn()
-    feed = EventFeed(send_timeout=send_timeout)
-    events = with_heartbeats(rais_events(source, secrets=secrets, turn=turn), heartbeat, feed=feed)
-    feed.on_stall = lambda: turn.finish("timeout", "The client stopped reading.")
+    events = rais_events(source, secrets=secrets, turn=turn)
     first, refused = await hold_first_event(events, turn)
     if refused is not None:
         return refused
-    return Reply(200, sse_headers(http_version), stream=_frames(first, events, turn, feed))
+    stream = EventStream(first, events, turn, heartbeat=heartbeat, send_timeout=send_timeout)
+    return Reply(200, sse_headers(http_version), stream=stream)
 
 
 async def hold_first_event(
@@ -79,19 +103,9 @@ async def hold_first_event(
     at once with an HTTP status is refused with that status (and ``events`` closed)."""
     from .endpoint import json_reply
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + FIRST_EVENT_WAIT
     first = asyncio.ensure_future(events.__anext__())
     try:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(first), deadline - loop.time())
-            # A heartbeat while nothing is sent yet means nothing: keep waiting for a real one.
-            if not first.done() or first.cancelled() or first.exception() is not None:
-                break
-            if first.result() is not HEARTBEAT or loop.time() >= deadline:
-                break
-            first = asyncio.ensure_future(events.__anext__())
+        await asyncio.wait([first], timeout=FIRST_EVENT_WAIT)
     except BaseException:  # the request itself was cancelled (client gone): stop upstream now
         first.cancel()
         with contextlib.suppress(BaseException):
@@ -117,52 +131,338 @@ async def hold_first_event(
     return first, None
 
 
-async def _frames(
-    first: asyncio.Future[Event],
-    events: AsyncGenerator[Event, None],
-    turn: Turn,
-    feed: EventFeed,
-) -> AsyncIterator[bytes]:
-    """Frame events as SSE with ``id:`` fields; report the stream's end once.
+def _failed(exc: BaseException | None) -> asyncio.Future[Event]:
+    failed: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+    failed.set_exception(exc or RuntimeError("the source failed"))
+    return failed
 
-    Events that are ``ready()`` (already produced) go out with the one awaited, in one
-    chunk: one write per burst rather than per token, and the same bytes on the wire.
+
+def _resolve(waiter: asyncio.Future[None] | None, *_: object) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class EventStream:
+    """The frames of one SSE response: pull them (``async for``) or push them (:meth:`send_to`).
+
+    Either way it is consumed once. Closing it (``aclose``) closes the source, which
+    cancels the upstream call; the :class:`~rais.chat.Turn` is finished exactly once.
     """
-    outcome = "disconnected"
-    error: str | None = None
-    number = 0
-    ready: Callable[[], list[Event]] = feed.ready
-    pending = [first]  # dropped once done: an idle stream need not keep the task alive
-    del first
-    try:
-        batch = [await pending[0]]
-        pending.clear()
+
+    __slots__ = (
+        "_beat",
+        "_blocked",
+        "_events",
+        "_first",
+        "_frames",
+        "_idle_since",
+        "_loop",
+        "_stall",
+        "_step",
+        "_stop",
+        "_timer",
+        "_turn",
+        "_wake",
+        "_writer",
+        "_writing",
+        "outcome",
+    )
+
+    def __init__(
+        self,
+        first: asyncio.Future[Event],
+        events: AsyncGenerator[Event, None],
+        turn: Turn,
+        *,
+        heartbeat: float | None = None,
+        send_timeout: float | None = None,
+    ) -> None:
+        self._first: asyncio.Future[Event] | None = first
+        self._events = events
+        self._turn = turn
+        self._beat = heartbeat if heartbeat and heartbeat > 0 else None
+        self._stall = send_timeout if send_timeout and send_timeout > 0 else None
+        self._step: Any = None  #: the source's ``__anext__`` in progress
+        self._blocked: Any = None  #: what that step waits on (a future, or _SOON)
+        self._wake: asyncio.Future[None] | None = None  #: the writer waits here
+        self._stop: Event | None = None  #: set on shutdown: the last event to send
+        self._timer: asyncio.TimerHandle | None = None
+        self._writer: asyncio.Task[Any] | None = None
+        self._writing: float | None = None  #: loop time a write began, while it lasts
+        self._idle_since = 0.0  #: loop time of the last write (for heartbeats)
+        self._frames: AsyncGenerator[bytes, None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.outcome: Outcome = "disconnected"
+
+    # -- the two ways to consume it ----------------------------------------------------
+
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        if self._frames is None:
+            self._frames = self._generate(None)
+        return self._frames
+
+    async def send_to(self, write: Callable[[bytes], Awaitable[object]]) -> None:
+        """Write every frame with ``write`` (the transport's send), from this task.
+
+        Writes are timed: a client that stops reading for ``send_timeout`` seconds has
+        its stream ended (this task is cancelled out of the blocked write).
+        """
+        frames = self._generate(write)
+        try:
+            async for _ in frames:
+                pass
+        finally:
+            await frames.aclose()
+
+    async def aclose(self) -> None:
+        """Close the stream early (the client left): the source is closed, upstream cancelled."""
+        if self._frames is not None:
+            await self._frames.aclose()
+        else:
+            await self._close_source()
+            self._finish()
+
+    # -- the writer ----------------------------------------------------------------------
+
+    async def _generate(
+        self, write: Callable[[bytes], Awaitable[object]] | None
+    ) -> AsyncGenerator[bytes, None]:
+        """Frames for the pull mode (yielded), or written with ``write`` (push mode)."""
+        loop = self._start()
+        shutdown.register(self, self._shutdown)
+        number = 0
+        error: str | None = None
+        try:
+            batch = await self._next_batch()
+            while True:
+                frames = []
+                for event in batch:
+                    if event is HEARTBEAT:
+                        frames.append(PING)
+                        continue
+                    number += 1
+                    frames.append(sse_frame(event, str(number)))  # escapes lone surrogates
+                    if event.terminal:
+                        if event.type == "error":
+                            error = json.loads(event.data)["error"]
+                            if event is self._stop:
+                                self.outcome = "shutdown"
+                        if self.outcome != "shutdown":
+                            self.outcome = "done" if event.type == "done" else "error"
+                        break
+                chunk = frames[0] if len(frames) == 1 else b"".join(frames)
+                self._writing = loop.time()
+                if write is None:
+                    yield chunk
+                else:
+                    await write(chunk)
+                    yield b""  # push mode: the caller only drives the loop
+                self._writing = None
+                self._idle_since = loop.time()
+                if self.outcome != "disconnected":
+                    return
+                batch = await self._next_batch()
+        except StopAsyncIteration:  # pragma: no cover - rais_events always ends with a terminal
+            self.outcome = "error"
+        except asyncio.CancelledError:
+            if self.outcome != "timeout":
+                raise
+            uncancel = getattr(self._writer, "uncancel", None)  # 3.11+: this cancel is ours
+            if uncancel is not None:
+                uncancel()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            shutdown.unregister(self)
+            await self._close_source()
+            self._finish(error)
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        """Bind to the writer's loop and task; one timer for heartbeats and send timeouts."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._writer = asyncio.current_task()
+        self._idle_since = loop.time()
+        period = min(x for x in (self._beat, self._stall) if x) if self._beat or self._stall else 0
+        if period:
+            self._timer = loop.call_later(period, self._tick)
+        return loop
+
+    async def _next_batch(self) -> list[Event]:
+        """The events the source has ready, waiting for at least one; ``[HEARTBEAT]`` when
+        a ping is due first, ``[stop event]`` on shutdown."""
+        batch: list[Event] = []
         while True:
-            frames: list[bytes] = []
-            for event in (*batch, *ready()):
-                if event is HEARTBEAT:
-                    frames.append(PING)
-                    continue
-                number += 1
-                frames.append(sse_frame(event, str(number)))  # escapes lone surrogates
-                if event.terminal:
-                    outcome = event.type
-                    if outcome == "error":
-                        error = json.loads(event.data)["error"]
-                        if feed.stop_event is event and error == SHUTDOWN_MESSAGE:
-                            outcome = "shutdown"
-                    break
-            yield frames[0] if len(frames) == 1 else b"".join(frames)
-            if outcome != "disconnected":
-                return
-            batch = [await events.__anext__()]
-    except StopAsyncIteration:  # pragma: no cover - the pipeline always ends with a terminal
-        outcome = "error"
-    finally:
-        if pending and not pending[0].done():  # disconnected before the first event
-            pending[0].cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait(pending)
+            if self._stop is not None:
+                await self._close_source()
+                return [*batch, self._stop]
+            try:
+                event = self._advance()
+            except BaseException as exc:
+                if not batch or isinstance(exc, asyncio.CancelledError):
+                    raise
+                self._first = _failed(sys.exc_info()[1])  # raised on the next call
+                return batch
+            if event is not _BLOCKED:
+                batch.append(event)
+                if event.terminal or len(batch) >= MAX_BATCH:
+                    return batch
+                continue
+            if batch:
+                return batch  # the source is waiting: write what it made now
+            assert self._loop is not None
+            if self._beat is not None and self._loop.time() - self._idle_since >= self._beat:
+                return [HEARTBEAT]
+            await self._wait()
+
+    def _advance(self) -> Any:
+        """Run the source until it produces an event (returned) or blocks (``_BLOCKED``).
+
+        This is what ``asyncio.Task`` does for a coroutine, done here so that waiting
+        for the source and for a heartbeat need no second task.
+        """
+        first = self._first  # the first step ran in the first-event hold's task
+        if first is not None:
+            if not first.done():
+                self._blocked = first
+                return _BLOCKED
+            self._first = self._blocked = None
+            return first.result()
+        blocked = self._blocked
+        if blocked is not None:
+            if blocked is _SOON or not blocked.done():
+                return _BLOCKED
+            self._blocked = None
+        step = self._step
+        if step is None:
+            step = self._step = self._events.__anext__()
+        try:
+            yielded = step.send(None)
+        except StopIteration as produced:
+            self._step = None
+            return produced.value
+        except BaseException:
+            self._step = None
+            raise
+        if yielded is None:  # a bare yield: continue on the next pass of the loop
+            self._blocked = _SOON
+        elif getattr(yielded, "_asyncio_future_blocking", None) is not None:
+            yielded._asyncio_future_blocking = False
+            self._blocked = yielded
+        else:  # pragma: no cover - not an asyncio awaitable: let the source see why
+            self._step = None
+            step.throw(RuntimeError(f"the source yielded {yielded!r}, not a future"))
+        return _BLOCKED
+
+    async def _wait(self) -> None:
+        """Wait until the source can go on, a ping is due, or the stream is stopped."""
+        blocked = self._blocked
+        if blocked is _SOON:
+            self._blocked = None
+            await asyncio.sleep(0)
+            return
+        assert self._loop is not None
+        wake = self._wake = self._loop.create_future()
+        blocked.add_done_callback(wake_up := lambda _: _resolve(wake))
+        try:
+            await wake
+        except asyncio.CancelledError:
+            self._cancel_source()  # as a Task would: the source sees the cancellation
+            raise
+        finally:
+            self._wake = None
+            blocked.remove_done_callback(wake_up)
+
+    # -- signals from the loop's timer and from shutdown ---------------------------------
+
+    def _tick(self) -> None:
+        """One timer per stream: a ping when idle, the end when a write has stalled."""
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        writing = self._writing
+        if self._stall is not None and writing is not None and now - writing >= self._stall:
+            self._stalled()
+            return
+        if self._beat is not None and writing is None and now - self._idle_since >= self._beat:
+            _resolve(self._wake)  # the writer sends a ping, then waits again
+        delays = [self._stall] if self._stall is not None else []
+        if self._beat is not None:
+            delays.append(max(self._beat - (now - self._idle_since), 0.001))
+        self._timer = loop.call_later(min(delays), self._tick)
+
+    def _stalled(self) -> None:
+        """The client stopped reading: cancel upstream now, whatever the writer is doing."""
+        self.outcome = "timeout"
+        self._turn.finish("timeout", "The client stopped reading.")
+        writer = self._writer
+        if self._frames is None and writer is not None:  # push mode: out of the blocked write
+            writer.cancel()
+        else:  # pull mode: the framework is blocked in its send; stop the source meanwhile
+            assert self._loop is not None
+            self._loop.create_task(self._close_source())
+
+    def _shutdown(self, event: Event) -> None:
+        if self._stop is None and self.outcome == "disconnected":
+            self._stop = event
+            _resolve(self._wake)
+
+    # -- the end -------------------------------------------------------------------------
+
+    def _cancel_source(self) -> None:
+        """Deliver a cancellation into the source's pending step, as a Task would."""
+        step, blocked = self._step, self._blocked
+        if step is None:
+            return
+        self._step = self._blocked = None
+        if blocked is not None and blocked is not _SOON:
+            blocked.cancel()
         with contextlib.suppress(BaseException):
-            await events.aclose()
-        turn.finish(outcome, error)  # type: ignore[arg-type]
+            for _ in range(8):  # a source that ignores cancellation gets a few more
+                yielded = step.throw(asyncio.CancelledError())
+                if yielded is None:
+                    continue
+                with contextlib.suppress(Exception):
+                    yielded.cancel()
+            step.close()
+
+    async def _close_source(self) -> None:
+        first = self._first
+        if first is not None and not first.done():
+            first.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait([first])
+        self._cancel_source()
+        with contextlib.suppress(BaseException):
+            await self._events.aclose()
+
+    def _finish(self, error: str | None = None) -> None:
+        if self.outcome == "shutdown":
+            error = SHUTDOWN_MESSAGE
+        self._turn.finish(self.outcome, error if self.outcome in ("error", "shutdown") else None)
+
+
+async def with_heartbeats(
+    events: AsyncGenerator[Event, None], interval: float | None
+) -> AsyncIterator[Event]:
+    """``events`` with ``HEARTBEAT`` interleaved whenever they are idle for ``interval``.
+
+    The same stepping as :class:`EventStream` (no second task); for consumers that want
+    events rather than SSE frames. It ends after a terminal event or with ``events``.
+    """
+    first = asyncio.ensure_future(events.__anext__())
+    stream = EventStream(first, events, Turn(), heartbeat=interval)
+    loop = stream._start()
+    try:
+        while True:
+            batch = await stream._next_batch()
+            stream._idle_since = loop.time()
+            for event in batch:
+                yield event
+                if event.terminal:
+                    return
+    except StopAsyncIteration:
+        return
+    finally:
+        if stream._timer is not None:
+            stream._timer.cancel()
+        await stream._close_source()

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["iterate_sync", "run_sync", "stream_sync"]
@@ -81,7 +81,7 @@ class _Relay:
             self.room.set_result(None)
 
 
-async def _relay(stream: AsyncIterator[bytes], relay: _Relay) -> None:
+async def _relay(stream: AsyncIterable[bytes], relay: _Relay) -> None:
     loop = asyncio.get_running_loop()
     relay.started = True
     try:
@@ -108,14 +108,14 @@ async def _relay(stream: AsyncIterator[bytes], relay: _Relay) -> None:
             relay.closed.set()
 
 
-async def _close(stream: AsyncIterator[bytes]) -> None:
+async def _close(stream: AsyncIterable[bytes]) -> None:
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         with contextlib.suppress(Exception):
             await aclose()
 
 
-def stream_sync(stream: AsyncIterator[bytes], *, ahead: int = 8) -> Iterator[bytes]:
+def stream_sync(stream: AsyncIterable[bytes], *, ahead: int = 8) -> Iterator[bytes]:
     """Iterate an async byte stream from a sync thread, for a WSGI response body.
 
     Unlike :func:`iterate_sync`, the stream runs ahead by up to ``ahead`` chunks on

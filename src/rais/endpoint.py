@@ -131,7 +131,9 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
-    stream: AsyncIterator[bytes] | None = None
+    #: An :class:`~rais._sse.EventStream` (or a resumable tail): ``async for`` it, or let
+    #: it write (``send_to``) where the adapter owns the write loop.
+    stream: AsyncIterable[bytes] | None = None
 
     @property
     def media_type(self) -> str:

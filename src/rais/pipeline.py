@@ -26,19 +26,17 @@ from collections.abc import (
     AsyncIterable,
     AsyncIterator,
     Awaitable,
-    Callable,
     Iterable,
     Iterator,
 )
 from typing import Any, TypeAlias, cast
 
-from . import shutdown
 from ._chunks import chunk_item, source_of
 from .chat import Turn, Usage
 from .errors import RaisError, RedactingFilter, as_upstream_error, redacted_traceback, safe_message
-from .events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
+from .events import DONE, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
 
-__all__ = ["EventFeed", "Item", "Source", "rais_events", "with_heartbeats"]
+__all__ = ["Item", "Source", "rais_events"]
 
 logger = logging.getLogger("rais")
 access_log = logging.getLogger("rais.access")
@@ -255,179 +253,10 @@ async def _from_blocking(iterator: Iterator[Item]) -> AsyncIterator[Item]:
                 _pool().submit(close_quietly)
 
 
-class EventFeed:
-    """The buffer between a stream's producer task and its consumer.
+def __getattr__(name: str) -> Any:
+    """``with_heartbeats`` moved to the SSE module (it shares the writer's stepping)."""
+    if name == "with_heartbeats":
+        from ._sse import with_heartbeats
 
-    :func:`with_heartbeats` yields events one at a time; a consumer that writes to a
-    socket can also take every event already produced with :meth:`ready`, so a fast
-    source goes out in a few large writes instead of one per token (tokens are still
-    written as soon as they exist: nothing waits to fill a batch). :meth:`stop` ends
-    the stream from outside, e.g. on server shutdown.
-    """
-
-    __slots__ = (
-        "buffer",
-        "consumer",
-        "ended",
-        "failure",
-        "finished",
-        "limit",
-        "max_bytes",
-        "on_stall",
-        "producer",
-        "send_timeout",
-        "size",
-        "stop_event",
-        "taken",
-    )
-
-    def __init__(
-        self, limit: int = 64, *, max_bytes: int = 65536, send_timeout: float | None = None
-    ) -> None:
-        self.buffer: list[Event] = []  # a list: near-empty most of the time, and small then
-        self.limit = limit  #: events buffered ahead of a slow client, at most
-        self.max_bytes = max_bytes  #: and bytes of event data, at most
-        self.size = 0  #: bytes of event data in the buffer
-        #: A client that takes nothing for this long while events wait has stalled.
-        self.send_timeout = send_timeout if send_timeout and send_timeout > 0 else None
-        self.on_stall: Callable[[], None] | None = None
-        self.taken = 0.0  #: loop time of the consumer's last take
-        self.finished = False  #: the producer is done (end of source or failure)
-        self.failure: BaseException | None = None
-        self.stop_event: Event | None = None
-        self.ended = False  #: a terminal event has been taken
-        self.consumer: asyncio.Future[None] | None = None  #: set while the consumer waits
-        self.producer: asyncio.Future[None] | None = None  #: set while the producer waits
-
-    def ready(self) -> list[Event]:
-        """Take every event produced so far without waiting, up to a terminal one."""
-        if not self.buffer or self.ended:
-            return []
-        items = list(self.buffer)
-        self.buffer.clear()
-        self.size = 0
-        _wake(self.producer)
-        for i, event in enumerate(items):
-            if event.terminal:
-                self.ended = True
-                return items[: i + 1]
-        return items
-
-    def stop(self, event: Event) -> None:
-        """End the stream with ``event`` (an ``error``) as soon as the consumer next reads."""
-        if self.stop_event is None and not self.ended:
-            self.stop_event = event
-            _wake(self.consumer)
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
-
-
-async def with_heartbeats(
-    events: AsyncGenerator[Event, None], interval: float | None, *, feed: EventFeed | None = None
-) -> AsyncGenerator[Event, None]:
-    """Interleave ``HEARTBEAT`` whenever ``events`` has been idle for ``interval`` seconds.
-
-    The source runs in its own task feeding a bounded buffer (``feed``; a slow client
-    holds at most ``feed.limit`` events); one timer per interval (not per event)
-    decides when to ping, so the per-token cost stays a buffer hop. The stream is
-    registered with :mod:`rais.shutdown`, which ends it if the server shuts down.
-    """
-    feed = feed if feed is not None else EventFeed()
-    loop = asyncio.get_running_loop()
-    beat = interval if interval and interval > 0 else None
-    timer: asyncio.TimerHandle | None = None
-    last = loop.time()
-
-    async def pump() -> None:
-        nonlocal last
-        buffer = feed.buffer
-        try:
-            async for event in events:
-                buffer.append(event)
-                feed.size += len(event.data)
-                last = loop.time()
-                _wake(feed.consumer)
-                # A slow client: wait for room (bounded in events and in bytes).
-                while len(buffer) >= feed.limit or feed.size >= feed.max_bytes:
-                    feed.producer = loop.create_future()
-                    await feed.producer
-        except asyncio.CancelledError:  # the consumer left
-            raise
-        except BaseException as exc:  # handed to the consumer, raised there
-            feed.failure = exc
-        finally:
-            feed.finished = True
-            _wake(feed.consumer)
-
-    stall = feed.send_timeout
-    period = min(x for x in (beat, stall) if x is not None) if (beat or stall) else None
-
-    def tick() -> None:
-        nonlocal timer, last
-        assert period is not None
-        now = loop.time()
-        if stall is not None and feed.buffer and now - feed.taken >= stall and not feed.ended:
-            stalled()  # events have waited a whole send timeout: the client stopped reading
-            return
-        delay = period
-        if beat is not None:
-            idle = now - last
-            delay = min(period, beat - idle)
-            if idle >= beat * 0.999:
-                if not feed.finished and len(feed.buffer) < feed.limit:
-                    feed.buffer.append(HEARTBEAT)
-                    _wake(feed.consumer)
-                last = now
-                delay = period
-        timer = loop.call_later(max(delay, 0.001), tick)
-
-    def stalled() -> None:
-        feed.ended = True
-        if not task.done():
-            task.cancel()  # stop the upstream call now; the writer may stay blocked
-        if feed.on_stall is not None:
-            feed.on_stall()
-
-    if period is not None:
-        timer = loop.call_later(period, tick)
-    feed.taken = loop.time()
-    task = loop.create_task(pump())
-    shutdown.register(feed, feed.stop)
-    try:
-        while True:
-            while not feed.buffer or feed.stop_event is not None:
-                if feed.stop_event is not None:
-                    feed.ended = True
-                    yield feed.stop_event
-                    return
-                if feed.finished:
-                    if feed.failure is not None:
-                        raise feed.failure
-                    return
-                feed.consumer = loop.create_future()
-                try:
-                    await feed.consumer
-                finally:
-                    feed.consumer = None
-            event = feed.buffer.pop(0)
-            feed.size -= len(event.data)
-            feed.taken = loop.time()
-            if feed.producer is not None and len(feed.buffer) <= feed.limit // 2:
-                _wake(feed.producer)
-            if event.terminal:
-                feed.ended = True
-                yield event
-                return
-            yield event
-    finally:
-        shutdown.unregister(feed)
-        if timer is not None:
-            timer.cancel()
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        await _aclose(events)
+        return with_heartbeats
+    raise AttributeError(name)
