@@ -311,7 +311,7 @@ def markdown(results: dict[str, Any]) -> str:
     scale = results.get("scale")
     if scale:
         out.append(
-            f"Scale (FastAPI on one uvicorn worker, {scale['client_processes']} load "
+            f"Scale (FastAPI on one uvicorn worker, {scale.get('client_processes', 1)} load "
             f"processes): **{scale['streams_open_after_hold']:,}** of "
             f"{scale['streams_requested']:,} streams held open ({scale['connect_failures']} "
             f"failed to connect, {scale.get('streams_silent', 0)} got no token), "
