@@ -88,13 +88,18 @@ async def test_nothing_is_produced_ahead_of_a_slow_consumer() -> None:
     await frames.aclose()
 
 
-async def test_heartbeats_during_the_first_event_hold_do_not_start_the_stream() -> None:
+async def test_heartbeats_during_the_first_event_hold_do_not_start_the_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A hold far longer than the failure takes, so a slow machine cannot outlast it.
+    monkeypatch.setattr("rais._sse.FIRST_EVENT_WAIT", DEADLINE)
+
     async def fails_late() -> AsyncIterator[str]:
-        await asyncio.sleep(0.1)  # several heartbeat intervals, well inside the hold
+        await asyncio.sleep(0.3)  # several heartbeat intervals
         raise UpstreamError("The model provider does not know this model", status=404)
         yield ""  # pragma: no cover
 
-    reply = await sse_reply(fails_late(), heartbeat=0.01)
+    reply = await sse_reply(fails_late(), heartbeat=0.05)
     assert reply.status == 404 and reply.stream is None
 
 
