@@ -13,6 +13,7 @@ bridge loop and is handed over as a sync one.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,10 +67,19 @@ async def _answer(endpoint: ChatEndpoint, request: HttpRequest) -> HttpResponseB
     # Django reads no body without a Content-Length, even where the server de-chunks it
     # (gunicorn sets wsgi.input_terminated): the core must answer a chunked one with 411.
     environ = {**request.META, "wsgi.input_terminated": False}
-    reply = endpoint.handle_sync(
-        method, request.read, request.headers, request=request, environ=environ
+    # In an empty context: Django runs this view under async_to_sync, whose context names
+    # the request thread as the executor for sync_to_async calls. Carried onto the shared
+    # bridge loop, an ORM call there (``await request.auser()``) would run in this thread
+    # and leave it pointing at the bridge loop, so its next request deadlocks.
+    reply = contextvars.Context().run(
+        endpoint.handle_sync,
+        method,
+        request.read,
+        request.headers,
+        request=request,
+        environ=environ,
     )
-    return to_response(reply, wsgi=True)
+    return contextvars.Context().run(to_response, reply, wsgi=True)
 
 
 async def _read_all(request: HttpRequest) -> Any:
