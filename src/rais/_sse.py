@@ -137,6 +137,12 @@ def _failed(exc: BaseException | None) -> asyncio.Future[Event]:
     return failed
 
 
+def _done(event: Event) -> asyncio.Future[Event]:
+    done: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+    done.set_result(event)
+    return done
+
+
 def _resolve(waiter: asyncio.Future[None] | None, *_: object) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
@@ -358,19 +364,51 @@ class EventStream:
         blocked = self._blocked
         if blocked is _SOON:
             self._blocked = None
-            await asyncio.sleep(0)
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError as cancelled:
+                self._deliver(cancelled)
             return
         assert self._loop is not None
         wake = self._wake = self._loop.create_future()
         blocked.add_done_callback(wake_up := lambda _: _resolve(wake))
         try:
             await wake
-        except asyncio.CancelledError:
-            self._cancel_source()  # as a Task would: the source sees the cancellation
-            raise
+        except asyncio.CancelledError as cancelled:
+            self._deliver(cancelled)
         finally:
             self._wake = None
             blocked.remove_done_callback(wake_up)
+
+    def _deliver(self, cancelled: asyncio.CancelledError) -> None:
+        """A cancellation of the writer's task goes into the source, as a Task delivers it
+        to its coroutine. The source may handle it and go on (an anyio cancel scope of its
+        own, e.g. httpx connecting): then so does the writer. Raises if the source did not."""
+        step, blocked = self._step, self._blocked
+        if step is None:  # waiting on the first-event task: nothing of the source is here
+            raise cancelled
+        self._blocked = None
+        try:
+            if blocked is not None and blocked is not _SOON and blocked.cancel():
+                yielded = step.send(None)  # the source sees its future cancelled
+            else:
+                yielded = step.throw(cancelled)
+        except StopIteration as produced:  # it handled the cancellation with an event
+            self._step = None
+            self._first = _done(produced.value)
+            return
+        except asyncio.CancelledError:
+            self._step = None
+            raise
+        except BaseException as exc:  # it turned it into its own failure
+            self._step = None
+            self._first = _failed(exc)
+            return
+        if yielded is None:
+            self._blocked = _SOON
+        else:
+            yielded._asyncio_future_blocking = False
+            self._blocked = yielded
 
     # -- signals from the loop's timer and from shutdown ---------------------------------
 
@@ -409,20 +447,18 @@ class EventStream:
     # -- the end -------------------------------------------------------------------------
 
     def _cancel_source(self) -> None:
-        """Deliver a cancellation into the source's pending step, as a Task would."""
+        """End the source's pending step: one cancellation, as a Task would deliver it,
+        then ``close()`` if it went on regardless."""
         step, blocked = self._step, self._blocked
         if step is None:
             return
         self._step = self._blocked = None
-        if blocked is not None and blocked is not _SOON:
-            blocked.cancel()
         with contextlib.suppress(BaseException):
-            for _ in range(8):  # a source that ignores cancellation gets a few more
-                yielded = step.throw(asyncio.CancelledError())
-                if yielded is None:
-                    continue
-                with contextlib.suppress(Exception):
-                    yielded.cancel()
+            if blocked is not None and blocked is not _SOON and blocked.cancel():
+                step.send(None)
+            else:
+                step.throw(asyncio.CancelledError())
+        with contextlib.suppress(BaseException):
             step.close()
 
     async def _close_source(self) -> None:
