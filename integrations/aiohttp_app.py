@@ -6,6 +6,8 @@ CORS is the app's business, not the adapter's: a small middleware answers prefli
 and a response hook marks every response (streams included, before their headers go).
 """
 
+import logging
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -42,7 +44,8 @@ def create_app() -> web.Application:
 
 
 def init_func(argv: list[str]) -> web.Application:
-    """The entry point of ``python -m aiohttp.web``."""
+    """The entry point of ``python -m aiohttp.web``, which logs everything at DEBUG."""
+    logging.getLogger().setLevel(logging.INFO)
     return app
 
 

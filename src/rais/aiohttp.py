@@ -14,7 +14,7 @@ the handler at once, which closes the stream the same way.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
@@ -43,11 +43,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def rais_app(
     path: str = "", *, websocket_path: str | None = "/ws", **options: Unpack[EndpointOptions]
 ) -> web.Application:
-    """A sub-app for ``app.add_subapp(prefix, ...)``: ``POST {prefix}{path}``, the WebSocket
-    at ``{prefix}{websocket_path}``, and open streams ended cleanly on server shutdown."""
+    """A sub-app for ``app.add_subapp(prefix, ...)``: chat at ``{prefix}{path}``, the WebSocket
+    at ``{prefix}{websocket_path}``, and open streams ended cleanly on server shutdown.
+
+    The chat route takes every method, so the endpoint answers each one (GET gets its
+    JSON 405 with ``Allow``, not aiohttp's plain-text one).
+    """
     endpoint = ChatEndpoint(**options)
     app = web.Application()
-    app.router.add_post(path, _chat(endpoint))
+    app.router.add_route("*", path, _chat(endpoint))
     if websocket_path is not None:
         app.router.add_get(websocket_path, _chat_ws(endpoint))
     app.on_shutdown.append(end_streams_on_shutdown)
@@ -121,8 +125,9 @@ async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     except ConnectionResetError:  # the client left (ClientConnectionResetError is one too)
         pass
     finally:  # on any exit, cancellation included: closing the stream stops the upstream
-        if isinstance(reply.stream, AsyncGenerator):
-            await reply.stream.aclose()
+        aclose = getattr(reply.stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
     return response
 
 
