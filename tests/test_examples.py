@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from rais._sse_decode import SSEBlockDecoder
 from tests.browser.react_example import build_react_example
 from tests.conformance.sse import Received, chat
 from tests.fakes.upstreams import FakeUpstream
-from tests.servers import ROOT, free_port, wait_for_port
+from tests.servers import (
+    GTHREAD,
+    ROOT,
+    RunningServer,
+    ServerSpec,
+    free_port,
+    running,
+    wait_for_port,
+)
 
 API_KEY = "sk-test-examples-0c1d2e3f"
 
@@ -144,3 +157,283 @@ def test_react_example_builds() -> None:
     bundle = "".join(path.read_text() for path in scripts)
     for needle in ("AbortController", "getReader", "data: "):
         assert needle in bundle
+
+
+# ----------------------------------------------------------------- the realistic backends
+#
+# examples/backend_*.py: the same chat backend (auth, per-user system prompt, allow-listed
+# model, turns saved through on_finish, 2 streams per user) booted under its production
+# server, checked over real sockets against the fake OpenAI upstream.
+
+SYSTEM_PROMPTS = {  # the users both kinds of backends know (token table / Django Profile)
+    "alice": "You are Alice's research assistant. Cite your sources.",
+    "bob": "You are Bob's cooking helper. Use metric units.",
+}
+USER_IDS = {"alice": 1, "bob": 2}
+DJANGO_PASSWORDS = {"alice": "pw-alice-7f3a", "bob": "pw-bob-2c9e"}
+DJANGO_SETUP = """
+from django.apps import apps
+from django.contrib.auth.models import User
+Profile = apps.get_model("chat", "Profile")
+for name, system, password in {users!r}:
+    user = User.objects.create_user(name, password=password)
+    Profile.objects.create(user=user, system_prompt=system)
+"""
+BACKEND_SERVERS = (
+    ServerSpec(
+        "fastapi-uvicorn",
+        "fastapi",
+        ("{py}", "-m", "uvicorn", "examples.backend_fastapi:app", "--port", "{port}"),
+    ),
+    ServerSpec(
+        "flask-gunicorn",
+        "flask",
+        (
+            "{py}",
+            "-m",
+            "gunicorn",
+            "examples.backend_flask:app",
+            "-b",
+            "127.0.0.1:{port}",
+            *GTHREAD,
+        ),
+        wsgi=True,
+    ),
+    ServerSpec(
+        "quart-hypercorn",
+        "quart",
+        ("{py}", "-m", "hypercorn", "examples.backend_quart:app", "--bind", "127.0.0.1:{port}"),
+    ),
+    ServerSpec(
+        "django-uvicorn",
+        "django",
+        ("{py}", "-m", "uvicorn", "examples.backend_django:application", "--port", "{port}"),
+    ),
+    ServerSpec(
+        "django-gunicorn",
+        "django",
+        (
+            "{py}",
+            "-m",
+            "gunicorn",
+            "examples.backend_django:wsgi_application",
+            "-b",
+            "127.0.0.1:{port}",
+            *GTHREAD,
+        ),
+        wsgi=True,
+    ),
+)
+#: Long enough that a stream is still running while a test holds it (50 s at most).
+SLOW = "[delay:0.05][count:1000]"
+
+
+@dataclass
+class Backend:
+    server: RunningServer
+    db: Path
+    upstream: FakeUpstream
+
+    @property
+    def django(self) -> bool:
+        return self.server.spec.framework == "django"
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @contextlib.contextmanager
+    def session(self, user: str | None) -> Iterator[httpx.Client]:
+        """A client signed in as ``user`` (a bearer token, or a Django session), or anonymous."""
+        headers = {} if user is None or self.django else {"Authorization": f"Bearer token-{user}"}
+        with httpx.Client(timeout=httpx.Timeout(20.0), headers=headers) as http:
+            if user is not None and self.django:
+                login = http.post(
+                    self.server.base_url + "/api/login",
+                    json={"username": user, "password": DJANGO_PASSWORDS[user]},
+                )
+                assert login.status_code == 200, login.text
+                assert http.cookies.get("sessionid")
+            yield http
+
+    def last_turn_id(self) -> int:
+        with contextlib.closing(sqlite3.connect(self.db)) as db:
+            table = "chat_turn" if self.django else "turns"
+            return int(db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+
+    def turns_after(self, turn_id: int, count: int = 1) -> list[dict[str, Any]]:
+        """The turns saved after ``turn_id``, once ``count`` of them are (on_finish runs
+        after the stream ends, so poll with a bounded deadline)."""
+        table = "chat_turn" if self.django else "turns"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.closing(sqlite3.connect(self.db)) as db:
+                db.row_factory = sqlite3.Row
+                rows = db.execute(f"SELECT * FROM {table} WHERE id > ? ORDER BY id", (turn_id,))
+                turns = [dict(row) for row in rows]
+            if len(turns) >= count or time.monotonic() > deadline:
+                assert len(turns) == count, (turns, self.server.log()[-3000:])
+                return turns
+            time.sleep(0.05)
+
+    def sent(self, marker: str) -> list[dict[str, Any]]:
+        """The bodies the upstream got for chats whose last message holds ``marker``."""
+        return [
+            r.json
+            for r in self.upstream.requests
+            if isinstance(r.json, dict) and marker in r.json["messages"][-1]["content"]
+        ]
+
+
+def _django_database(db: Path, env: dict[str, str]) -> None:
+    """What the example's docstring says to run first: migrate, then create the users."""
+    script = [sys.executable, "examples/backend_django.py"]
+    users = [(name, SYSTEM_PROMPTS[name], DJANGO_PASSWORDS[name]) for name in USER_IDS]
+    merged = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    for argv in (
+        [*script, "migrate", "--run-syncdb", "-v", "0"],
+        [*script, "shell", "-c", DJANGO_SETUP.format(users=users)],
+    ):
+        done = subprocess.run(argv, cwd=ROOT, env=merged, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module", params=BACKEND_SERVERS, ids=lambda spec: spec.id)
+def backend(
+    request: pytest.FixtureRequest, upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    spec: ServerSpec = request.param
+    db = tmp_path_factory.mktemp(spec.id) / "chat.sqlite3"
+    env = {"CHAT_DB": str(db), "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": API_KEY}
+    if spec.framework == "django":
+        _django_database(db, env)
+    with running(spec, env) as server:
+        yield Backend(server, db, upstream)
+
+
+def body(content: str, **extra: Any) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": content}], **extra}
+
+
+@contextlib.contextmanager
+def streaming(http: httpx.Client, url: str, content: str) -> Iterator[Received]:
+    """A stream held open after its first text event; leaving the block hangs up."""
+    with http.stream("POST", url, json=body(content)) as response:
+        received = Received(response.status_code, response.headers)
+        assert response.status_code == 200, response.read()
+        # Held in a name: a dropped iterator would be closed, and the connection with it.
+        chunks = response.iter_raw()
+        decoder = SSEBlockDecoder()
+        while not received.events:
+            for block in decoder.feed(next(chunks)):
+                received.add(block)
+        assert received.types == ["text"], received.raw
+        yield received
+
+
+def test_backend_refuses_who_is_not_signed_in(backend: Backend) -> None:
+    with backend.session(None) as http:
+        refused = chat(http, backend.url, "hello")
+        assert refused.status == 401
+        assert refused.json()["error"]["type"] == "unauthorized"
+        if not backend.django:
+            assert refused.headers["www-authenticate"] == "Bearer"
+            wrong = chat(http, backend.url, "hello", headers={"Authorization": "Bearer nope"})
+            assert wrong.status == 401
+    assert not backend.sent("hello")
+
+
+def test_backend_streams_with_the_users_settings_and_saves_the_turn(backend: Backend) -> None:
+    before = backend.last_turn_id()
+    for user, model, temperature in (("alice", "gpt-4o", 0.3), ("bob", None, None)):
+        marker = f"settings-{backend.server.spec.id}-{user}"
+        extra = {} if model is None else {"model": model, "temperature": temperature}
+        with backend.session(user) as http:
+            received = chat(
+                http, backend.url, body=body(f"[tokens:Hi |{user}|!] {marker}", **extra)
+            )
+        assert_answer(received, f"Hi {user}!")
+        (sent,) = backend.sent(marker)
+        assert sent["messages"][0] == {"role": "system", "content": SYSTEM_PROMPTS[user]}
+        assert sent["model"] == (model or "gpt-4o-mini")  # the server's default otherwise
+        assert sent["temperature"] == (temperature if model else 0.7)
+        (turn,) = backend.turns_after(before)
+        before = turn["id"]
+        # The fake upstream's usage: a quarter token per character of the prompt, one per token.
+        prompt = max(1, len(" ".join(["", *(m["content"] for m in sent["messages"])])) // 4)
+        assert turn == {
+            **turn,
+            "user_id": USER_IDS[user],
+            "outcome": "done",
+            "text": f"Hi {user}!",
+            "error": None,
+            "model": sent["model"],
+            "prompt_tokens": prompt,
+            "completion_tokens": 3,
+            "total_tokens": prompt + 3,
+        }
+
+
+@pytest.mark.parametrize(
+    "extra", [{"model": "gpt-5-ultra"}, {"model": ["gpt-4o"]}, {"temperature": 2.5}], ids=str
+)
+def test_backend_refuses_a_value_it_does_not_allow(backend: Backend, extra: dict[str, Any]) -> None:
+    before = backend.last_turn_id()
+    marker = f"not-allowed-{backend.server.spec.id}-{sorted(extra)}"
+    with backend.session("alice") as http:
+        refused = chat(http, backend.url, body=body(marker, **extra))
+    assert refused.status == 422, refused.raw
+    assert refused.headers["content-type"].startswith("application/json")
+    assert refused.json()["error"]["type"] == "not_allowed"
+    assert not backend.sent(marker)
+    # Refused in configure before a slot was taken: nothing saved, and alice can still chat.
+    assert backend.last_turn_id() == before
+
+
+def test_backend_saves_a_turn_that_failed_upstream(backend: Backend) -> None:
+    before = backend.last_turn_id()
+    with backend.session("bob") as http:
+        received = chat(http, backend.url, "[tokens:half |an |answer][fault:error_mid] go")
+    assert received.status == 200
+    assert received.types[-1] == "error"
+    assert received.text == "half an "
+    (turn,) = backend.turns_after(before)
+    assert turn["user_id"] == USER_IDS["bob"]
+    assert turn["outcome"] == "error"
+    assert turn["text"] == "half an "
+    assert turn["error"] == received.events[-1]["error"]  # the safe message the client saw
+
+
+def test_backend_saves_a_turn_the_client_left(backend: Backend) -> None:
+    before = backend.last_turn_id()
+    with backend.session("alice") as http, streaming(http, backend.url, f"{SLOW} stay") as first:
+        assert first.text == "t0 "
+    (turn,) = backend.turns_after(before)
+    assert turn["user_id"] == USER_IDS["alice"]
+    assert turn["outcome"] == "disconnected"
+    assert turn["text"].startswith("t0 ")
+    assert turn["completion_tokens"] is None  # OpenAI reports usage at the end only
+
+
+def test_backend_allows_two_streams_per_user(backend: Backend) -> None:
+    before = backend.last_turn_id()
+    with contextlib.ExitStack() as stack:
+        alice = stack.enter_context(backend.session("alice"))
+        for _ in range(2):
+            stack.enter_context(streaming(alice, backend.url, f"{SLOW} long answer"))
+        third = chat(alice, backend.url, "[tokens:one|more] please")
+        assert third.status == 429, third.raw
+        assert third.headers["content-type"].startswith("application/json")
+        assert third.json()["error"]["type"] == "too_many_streams"
+        assert third.headers["retry-after"] == "5"
+        with backend.session("bob") as bob:  # another user is not held back by alice
+            assert_answer(chat(bob, backend.url, "[tokens:bob|'s turn] hi"), "bob's turn")
+    # alice hung up both: on_finish frees her slots (it runs after the stream ends).
+    saved = backend.turns_after(before, 3)
+    assert sorted(t["outcome"] for t in saved) == ["disconnected", "disconnected", "done"]
+    deadline = time.monotonic() + 30
+    with backend.session("alice") as alice:
+        while (again := chat(alice, backend.url, "[tokens:back|!] hi")).status == 429:
+            assert time.monotonic() < deadline, "alice's slots were never freed"
+            time.sleep(0.05)
+        assert_answer(again, "back!")
