@@ -4,80 +4,23 @@ handlers, and the ``rais_response`` helper that takes the same options."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
 
 import rais
 from rais import Chat, Limits, RequestError, StreamResult
-from tests.fakes.upstreams import RETRY_AFTER_SECONDS, FakeUpstream, RecordedRequest
+from tests.fakes.upstreams import RETRY_AFTER_SECONDS, FakeUpstream
 from tests.inprocess.clients import CHAT_PATH, HELPER_PATH, Client
 from tests.inprocess.conftest import API_KEY, MakeClient
+from tests.inprocess.helpers import Finished, ask, sent_with, unique, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
-#: A bound for what takes milliseconds on an idle machine.
-DEADLINE = 20.0
-
 VIEWS = [pytest.param(CHAT_PATH, id="one-liner"), pytest.param(HELPER_PATH, id="rais_response")]
-
-
-def ask(content: str, **extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": content}], **extra}
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll (bounded): ``on_finish`` runs as a task after the stream has ended."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-class Finished:
-    """An ``on_finish`` that records results by the ``tag`` body field of their request."""
-
-    def __init__(self) -> None:
-        self.results: list[StreamResult] = []
-
-    def __call__(self, result: StreamResult) -> None:
-        self.results.append(result)
-
-    def tagged(self, tag: str) -> list[StreamResult]:
-        return [r for r in self.results if r.chat is not None and r.chat.extra.get("tag") == tag]
-
-    async def one(self, tag: str) -> StreamResult:
-        await wait_until(lambda: bool(self.tagged(tag)), f"on_finish of {tag!r}")
-        return self.tagged(tag)[0]
-
-    async def exactly_once(self, client: Client, tag: str, path: str = CHAT_PATH) -> StreamResult:
-        """The result of ``tag``, after a later stream has finished too: were ``on_finish``
-        called twice for ``tag``, the second call would have been seen by then."""
-        result = await self.one(tag)
-        later = await client.post(path, json=ask("[count:1]", tag=f"{tag}-later"))
-        assert later.status == 200, later.body
-        await self.one(f"{tag}-later")
-        assert len(self.tagged(tag)) == 1, self.tagged(tag)
-        return result
-
-
-def unique(directives: str) -> str:
-    """A user message no other test sends: the fake upstream records every request."""
-    return f"{directives} {uuid.uuid4().hex}"
-
-
-def sent_with(upstream: FakeUpstream, marker: str) -> RecordedRequest:
-    """The request the fake upstream received whose last message contains ``marker``."""
-    found = [r for r in upstream.requests if r.json and marker in str(r.json["messages"][-1])]
-    assert len(found) == 1, found
-    return found[0]
 
 
 # ---------------------------------------------------------------- the handler sees the request
@@ -385,7 +328,7 @@ def openai_handler(upstream: FakeUpstream) -> Callable[[Chat], AsyncIterator[str
         sdk = openai.AsyncOpenAI(base_url=upstream.base_url, api_key=API_KEY, max_retries=0)
         try:
             stream = await sdk.chat.completions.create(
-                model="gpt-4o-mini", messages=chat.messages, stream=True
+                model="gpt-4o-mini", messages=cast("Any", chat.messages), stream=True
             )
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
@@ -449,3 +392,52 @@ async def test_content_length_over_the_limit_is_413_json(
     assert len(upstream.requests) == before
     small = await client.post(path, json=ask("[count:1]"))
     assert small.status == 200, small.body
+
+
+# ---------------------------------------------------------------- resumable streams
+
+
+def user_of(chat: Chat) -> str | None:
+    user = chat.headers.get("x-user")
+    return None if user is None else str(user)
+
+
+@pytest.mark.parametrize("path", VIEWS)
+async def test_resumable_stream_replays_after_last_event_id_for_its_owner_only(
+    make_client: MakeClient, upstream: FakeUpstream, path: str
+) -> None:
+    finished = Finished()
+    client = await make_client(resume=True, owner=user_of, on_finish=finished)
+    ada = {"X-User": "ada"}
+    first = await client.post(path, json=ask("[count:5]", tag="resumable"), headers=ada)
+    assert first.types == ["text"] * 5 + ["done"], first.body
+    stream_id = str(first.ids[0]).rpartition(":")[0]
+    assert first.ids == [f"{stream_id}:{n}" for n in range(1, 7)]
+    result = await finished.exactly_once(client, "resumable", path)
+    assert (result.outcome, result.stream_id, result.text) == ("done", stream_id, first.text)
+
+    paid = len(upstream.requests)
+    again = await client.post(
+        path, json=ask("ignored"), headers={**ada, "Last-Event-ID": str(first.ids[1])}
+    )
+    assert again.status == 200, again.body
+    assert again.text == "t2 t3 t4 "
+    assert again.ids == [f"{stream_id}:{n}" for n in range(3, 7)]
+    assert again.types[-1] == "done"
+    # Someone else holding the id, and ids this server never issued, get 204.
+    forged = stream_id[:-1] + ("y" if stream_id.endswith("x") else "x")
+    for headers in (
+        {"X-User": "eve", "Last-Event-ID": str(first.ids[1])},
+        {"Last-Event-ID": str(first.ids[1])},
+        {**ada, "Last-Event-ID": f"{forged}:1"},
+        {**ada, "Last-Event-ID": "3"},
+    ):
+        refused = await client.post(path, json=ask("ignored"), headers=headers)
+        assert refused.status == 204, (headers, refused.body)
+        assert refused.body == b""
+    assert len(upstream.requests) == paid  # a reconnect is never a second paid answer
+    # on_finish ran once, when generation ended, not once per reader.
+    later = await client.post(path, json=ask("[count:1]", tag="after-readers"), headers=ada)
+    assert later.status == 200
+    await finished.one("after-readers")
+    assert len(finished.tagged("resumable")) == 1

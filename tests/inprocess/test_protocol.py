@@ -12,12 +12,9 @@ from rais.check import stream_checks
 from tests.fakes.upstreams import RETRY_AFTER_SECONDS, FakeUpstream
 from tests.inprocess.clients import HELPER_PATH, Client, Response
 from tests.inprocess.conftest import API_KEY
+from tests.inprocess.helpers import ask
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def ask(content: str) -> dict[str, object]:
-    return {"messages": [{"role": "user", "content": content}]}
 
 
 def assert_well_formed(received: Response) -> None:
@@ -169,3 +166,19 @@ async def test_last_event_id_without_resume_is_204(
     assert received.status == 204, received.body
     assert received.body == b""
     assert len(upstream.requests) == before
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_other_methods_are_405_json_with_allow(client: Client, method: str) -> None:
+    received = await client.request(method, "/api/chat", None, [])
+    error = assert_json_error(received, 405)
+    assert error["type"] == "method_not_allowed"
+    assert received.headers["allow"] == "POST, OPTIONS"
+
+
+async def test_head_is_405_with_allow(client: Client) -> None:
+    # No body check: dropping a HEAD response's body is the server's job, and some test
+    # clients (httpx's WSGI transport, Quart's) pass it on.
+    received = await client.request("HEAD", "/api/chat", None, [])
+    assert received.status == 405, received.body
+    assert received.headers["allow"] == "POST, OPTIONS"
