@@ -437,3 +437,39 @@ def test_backend_allows_two_streams_per_user(backend: Backend) -> None:
             assert time.monotonic() < deadline, "alice's slots were never freed"
             time.sleep(0.05)
         assert_answer(again, "back!")
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["backend_fastapi.py", "backend_flask.py", "backend_quart.py", "backend_django.py"],
+)
+def test_backend_runs_offline_as_its_docstring_says(script: str, tmp_path: Path) -> None:
+    """``python examples/backend_*.py`` with no key and no base URL: the offline provider."""
+    db = tmp_path / "chat.sqlite3"
+    env = {"CHAT_DB": str(db), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    django = script == "backend_django.py"
+    if django:
+        _django_database(db, env)
+    args = ("runserver", "127.0.0.1:{port}", "--noreload") if django else ()
+    with example(script, *args, env=env) as (base, _, log), httpx.Client(timeout=20) as http:
+        if django:
+            credentials = {"username": "bob", "password": DJANGO_PASSWORDS["bob"]}
+            assert http.post(base + "/api/login", json=credentials).status_code == 200
+        else:
+            http.headers["Authorization"] = "Bearer token-bob"
+        received = chat(http, base + "/api/chat", "hello offline")
+        assert received.status == 200, log.read_text()
+        assert received.text.startswith("You said: “hello offline”.")
+        assert received.types[-1] == "done"
+        table = "chat_turn" if django else "turns"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.closing(sqlite3.connect(db)) as conn:
+                saved = conn.execute(
+                    f"SELECT user_id, outcome, text, completion_tokens FROM {table}"
+                ).fetchall()
+            if saved or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    chunks = received.types.count("text")
+    assert saved == [(USER_IDS["bob"], "done", received.text, chunks)]  # a word is a token
