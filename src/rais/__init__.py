@@ -1,20 +1,24 @@
 """rais: stream LLM answers to browser chat UIs over the RAIS v1 protocol.
 
-``import rais`` loads no web framework and no provider SDK; adapters live in
-``rais.fastapi``, ``rais.starlette``, ``rais.django``, ``rais.flask`` and ``rais.quart``.
+``import rais`` loads no web framework, no provider SDK and not even asyncio: the
+names below are imported on first use. Adapters live in ``rais.fastapi``,
+``rais.starlette``, ``rais.django``, ``rais.flask``, ``rais.quart``, ``rais.litestar``
+and ``rais.aiohttp``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .chat import Chat, StreamResult, Usage
-from .errors import RaisError, UpstreamError
-from .events import Event, rais_event, sse_text
-from .pipeline import rais_events
-from .providers import ProviderConfig, provider_stream
-from .request import ChatRequest, Limits, RequestError, parse_chat_request
+from .events import Event, rais_event
+
+if TYPE_CHECKING:
+    from ._streams import stream_response, stream_text
+    from .chat import Chat, StreamResult, Usage
+    from .errors import RaisError, UpstreamError
+    from .pipeline import rais_events
+    from .request import ChatRequest, Limits, RequestError, parse_chat_request
 
 __all__ = [
     "Chat",
@@ -36,80 +40,30 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-
-async def stream_response(
-    messages: list[dict[str, Any]],
-    *,
-    provider: str,
-    api_key: str | None = None,
-    model: str | None = None,
-    max_tokens: int = 1024,
-    system: str | None = None,
-    base_url: str | None = None,
-    timeout: float | None = None,
-    max_retries: int | None = None,
-    **options: Any,
-) -> AsyncIterator[str]:
-    """Stream a chat answer as RAIS SSE strings (``data: {...}\\n\\n``).
-
-    ``provider`` is ``"openai"`` (default model ``gpt-4o-mini``) or ``"anthropic"``
-    (default ``claude-sonnet-4-6``; ``max_tokens`` applies to it). The key falls back
-    to ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``; ``base_url`` reaches any
-    OpenAI-compatible server. Extra keyword ``options`` (``temperature``, ``top_p``,
-    ...) pass through to the SDK call. Failures become one ``error`` event; the
-    stream always ends with ``done`` or ``error``.
-    """
-    config = ProviderConfig(
-        provider=provider,
-        model=model,
-        api_key=api_key,
-        base_url=base_url,
-        system=system,
-        max_tokens=max_tokens,
-        timeout=timeout,
-        max_retries=max_retries,
-        options=options,
-    )
-    events = rais_events(provider_stream(messages, config), secrets=(api_key,))
-    try:
-        async for event in events:
-            yield sse_text(event)
-    finally:  # a client that left cancels the upstream call now, not at garbage collection
-        await events.aclose()
+_LAZY = {
+    "Chat": "chat",
+    "StreamResult": "chat",
+    "Usage": "chat",
+    "RaisError": "errors",
+    "UpstreamError": "errors",
+    "rais_events": "pipeline",
+    "ChatRequest": "request",
+    "Limits": "request",
+    "RequestError": "request",
+    "parse_chat_request": "request",
+    "stream_response": "_streams",
+    "stream_text": "_streams",
+}
 
 
-def stream_text(
-    messages: list[dict[str, Any]],
-    *,
-    provider: str,
-    api_key: str | None = None,
-    model: str | None = None,
-    max_tokens: int = 1024,
-    system: str | None = None,
-    base_url: str | None = None,
-    timeout: float | None = None,
-    max_retries: int | None = None,
-    usage: bool = True,
-    **options: Any,
-) -> AsyncIterator[str | Usage]:
-    """Stream a provider's answer as text chunks, plus :class:`Usage` when it reports it.
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rais' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-    For handlers: return it (or yield from it) and rais frames the text and hands the
-    usage to ``on_finish``. SDK errors are raised as :class:`UpstreamError` with the
-    provider's HTTP status. ``usage=False`` stops asking OpenAI-compatible servers for
-    usage (some reject ``stream_options``). In an endpoint with ``provider=``,
-    ``chat.stream(**overrides)`` does the same with the request's settings.
-    """
-    config = ProviderConfig(
-        provider=provider,
-        model=model,
-        api_key=api_key,
-        base_url=base_url,
-        system=system,
-        max_tokens=max_tokens,
-        timeout=timeout,
-        max_retries=max_retries,
-        usage=usage,
-        options=options,
-    )
-    return provider_stream(messages, config)
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
