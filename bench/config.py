@@ -40,8 +40,8 @@ class Config:
     e2e_streams: int = 256
     e2e_tokens: int = 100
     e2e_delay: float = 0.02
-    e2e_rounds: int = 2
-    e2e_window: float = 4.0
+    e2e_rounds: int = 3
+    e2e_window: float = 5.0
     e2e_warmup: float = 2.0
     # abort
     abort_reps: int = 5

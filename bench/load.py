@@ -178,11 +178,15 @@ async def throughput(
     yield_each: bool = False,
     cpu: Callable[[], float] | None = None,
     content: str | None = None,
+    drain: float = 0.0,
 ) -> Throughput:
     """Keep ``connections`` streams of ``tokens`` events busy; count events in the window.
 
     ``content`` replaces the bench source's spec (the end-to-end run sends the fake
-    upstream's directives instead).
+    upstream's directives instead). With ``drain`` (seconds), the streams still open
+    when the window ends are read to their end rather than cut, so that the next
+    measurement does not pay for this one's disconnects (a hand-written loop that does
+    not notice a disconnect keeps reading its upstream until the answer ends).
     """
     counted = 0
     measuring = False
@@ -224,6 +228,8 @@ async def throughput(
         cpu_used = cpu() - cpu_before if cpu else 0.0
     finally:
         stop = True
+        if drain and active:
+            await asyncio.wait([p.finished for p in active], timeout=drain)
         for protocol in list(active):
             protocol.abort()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -395,6 +395,7 @@ def end_to_end(config: Config, log: Log) -> dict[str, Any]:
                             seconds=config.e2e_window,
                             cpu=lambda: cpu_seconds(pids),
                             content=content,
+                            drain=60.0,
                         )
                     )
                     # per upstream token, whatever events each side adds (done, usage)
