@@ -73,6 +73,24 @@ def server(spec: ServerSpec, upstream: FakeUpstream, probe_dir: str) -> Iterator
         running.stop()
 
 
+#: The send timeout of the reliability apps' servers: short, so stalled clients are cut soon.
+SEND_TIMEOUT = 2.0
+
+
+@pytest.fixture(scope="session")
+def app_server(spec: ServerSpec, upstream: FakeUpstream, probe_dir: str) -> Iterator[RunningServer]:
+    """``spec`` serving its integration's twin app (``apps/``: the integration's routes plus
+    ``/api/crash`` and ``/api/owned``), with a short send timeout."""
+    from tests.reliability.apps.specs import app_spec
+
+    env = {**server_env(upstream, probe_dir), "RAIS_SEND_TIMEOUT": str(SEND_TIMEOUT)}
+    running = start_server(app_spec(spec), env)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @dataclass(frozen=True)
 class Usage:
     """What the server processes hold: fds (minus pooled upstream sockets), threads, tasks."""

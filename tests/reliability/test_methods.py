@@ -1,0 +1,24 @@
+"""Issue 11 point 2: every method reaches the core, on every server: GET, PUT and DELETE
+get its JSON 405 with ``Allow`` (never the framework's HTML, text or ``{"detail"}``)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.servers import RunningServer
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_other_methods_get_the_core_json_405_with_allow(
+    app_server: RunningServer, method: str
+) -> None:
+    body = b'{"messages": [{"role": "user", "content": "hi"}]}' if method == "PUT" else None
+    headers = {"Content-Type": "application/json"} if body else {}
+    response = httpx.request(method, app_server.url, content=body, headers=headers, timeout=20)
+    assert response.status_code == 405, (response.status_code, response.text[:300])
+    assert response.headers["content-type"].startswith("application/json"), response.text[:300]
+    assert response.headers["allow"] == "POST, OPTIONS"
+    error = response.json()["error"]
+    assert error["type"] == "method_not_allowed"
+    assert "POST" in error["message"]

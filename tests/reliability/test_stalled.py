@@ -1,0 +1,74 @@
+"""Issue 11 point 5: clients that stop reading are cut after the send timeout.
+
+200 clients ask for a long answer and never read (a tiny receive window, no recv).
+After ``RAIS_SEND_TIMEOUT`` (2 s here) each stalled stream is ended and its upstream
+call cancelled, and a normal chat is answered: under gunicorn's gthread worker too,
+whose 64 threads would otherwise all stay blocked in a write.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from tests.fakes.upstreams import FakeUpstream
+from tests.reliability.apps import LONG_PATH
+from tests.reliability.conftest import SEND_TIMEOUT
+from tests.reliability.raw import chat_body, exchange, request_head, sse_events
+from tests.servers import RunningServer
+
+STALLED = 200
+#: 10 000 upstream tokens at most 200 a second: the fake cannot finish within the test,
+#: and each token goes out as 16 KiB (``/api/long``), so the socket buffers fill fast.
+LONG = "[count:10000][delay:0.005]"
+
+
+def stalled_client(port: int) -> socket.socket:
+    """Ask for the long answer with a tiny receive window, and never read a byte."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port))
+    body = chat_body(LONG)
+    head = request_head("POST", LONG_PATH, {"Content-Type": "application/json"}, length=len(body))
+    sock.sendall(head + body)
+    return sock
+
+
+def test_stalled_clients_are_cut_and_a_normal_chat_is_answered(
+    app_server: RunningServer, upstream: FakeUpstream
+) -> None:
+    cancelled = upstream.cancelled
+    asked = len(upstream.requests)
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(STALLED):
+            sockets.append(stalled_client(app_server.port))
+        sent = time.monotonic()
+        body = chat_body("[count:3]")
+        head = request_head(
+            "POST",
+            "/api/chat",
+            {"Content-Type": "application/json", "Connection": "close"},
+            length=len(body),
+        )
+        answer = exchange(app_server.port, head, [body], timeout=120)
+        recovered = time.monotonic() - sent
+        assert answer.status == 200, answer.body[:300]
+        assert [e["type"] for e in sse_events(answer.body)][-1] == "done", answer.body[-300:]
+        # Every stalled stream reached the upstream, and every one of those calls was cut.
+        assert upstream.wait_for(lambda: len(upstream.requests) >= asked + STALLED + 1, 120)
+        assert upstream.wait_cancelled(cancelled + STALLED, timeout=120), (
+            upstream.cancelled - cancelled,
+            app_server.log()[-2000:],
+        )
+        all_cut = time.monotonic() - sent
+        print(
+            f"\n{app_server.spec.id}: {STALLED} stalled clients, send timeout {SEND_TIMEOUT} s: "
+            f"a normal chat answered {recovered:.1f} s after they asked, "
+            f"all {STALLED} upstream calls cancelled after {all_cut:.1f} s"
+        )
+        assert app_server.process.poll() is None
+    finally:
+        for sock in sockets:
+            sock.close()
