@@ -28,8 +28,8 @@ from typing import Any, Protocol, TypeAlias, TypedDict
 
 from ._sse import hold_first_event, sse_headers, sse_reply
 from .bridge import run_sync, stream_sync
-from .chat import Chat, OnFinish, Turn
-from .pipeline import Source, access_log, rais_events
+from .chat import Chat, OnFinish, Turn, access_log
+from .pipeline import Source, rais_events
 from .providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
 from .request import (
     ChatRequest,

@@ -42,26 +42,6 @@ logger = logging.getLogger("rais")
 access_log = logging.getLogger("rais.access")
 
 
-def log_stream(
-    outcome: str,
-    tokens: int,
-    first_token: float | None,
-    started: float,
-    kind: str = "stream",
-    status: str = " status=200",
-) -> None:
-    """One access-log line per stream: never message content, only counts and timings."""
-    access_log.info(
-        "%s %s%s tokens=%d ttft=%s duration=%.3fs",
-        kind,
-        outcome,
-        status,
-        tokens,
-        "-" if first_token is None else f"{first_token:.3f}s",
-        time.perf_counter() - started,
-    )
-
-
 logger.addFilter(RedactingFilter())
 
 #: What a source may yield: text chunks, event dicts, ``rais_event`` strings or Events.
