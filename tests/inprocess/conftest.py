@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.upstreams import FakeUpstream
-from tests.inprocess.clients import CLIENTS, Client
+from tests.inprocess.clients import Client, selected_clients
 
 API_KEY = "sk-test-inprocess-7c1e93b0d2"
 
@@ -22,7 +22,7 @@ def upstream() -> Iterator[FakeUpstream]:
         yield fake
 
 
-@pytest.fixture(params=CLIENTS, ids=lambda cls: cls.name)
+@pytest.fixture(params=selected_clients(), ids=lambda cls: cls.name)
 def client_class(request: pytest.FixtureRequest) -> type[Client]:
     cls: type[Client] = request.param
     return cls

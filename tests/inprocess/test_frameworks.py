@@ -8,22 +8,32 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import flask
 import pytest
 
-import rais.flask
 from rais import Chat
-from tests.inprocess.clients import CHAT_PATH
-from tests.inprocess.clients.django_client import DjangoWSGIClient
-from tests.inprocess.clients.flask_client import FlaskClient
+from tests.inprocess.clients import CHAT_PATH, selected_clients
 from tests.inprocess.helpers import Finished, ask, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
+_SELECTED = {cls.name for cls in selected_clients()}
 
+
+def only(client: str) -> pytest.MarkDecorator:
+    """Run when ``client``'s framework is selected (``RAIS_FRAMEWORKS`` in a matrix cell)."""
+    return pytest.mark.skipif(
+        client not in _SELECTED, reason=f"RAIS_FRAMEWORKS does not select {client}"
+    )
+
+
+@only("flask")
 async def test_flask_sync_configure_runs_in_the_request_context(
     openai_options: dict[str, Any],
 ) -> None:
+    import flask
+
+    from tests.inprocess.clients.flask_client import FlaskClient
+
     seen: list[tuple[bool, str | None]] = []
 
     def configure(chat: Chat) -> dict[str, Any]:
@@ -47,16 +57,21 @@ async def test_flask_sync_configure_runs_in_the_request_context(
     assert result.chat is not None and result.chat.state == {"user": "7"}
 
 
+@only("flask")
 async def test_flask_call_on_close_hooks_of_a_rais_response_run(
     openai_options: dict[str, Any],
 ) -> None:
     """A concurrency slot released in ``call_on_close`` must be released (issue 10)."""
+    import flask
+
+    import rais.flask
+
     closed: list[str] = []
     finished = Finished()
     app = flask.Flask(__name__)
 
     @app.post(CHAT_PATH)
-    def chat() -> flask.Response:
+    def chat() -> Any:
         slot = flask.request.headers["X-Slot"]
         response = rais.flask.rais_response(
             lambda chat: chat.stream(), on_finish=finished, heartbeat=None, **openai_options
@@ -79,8 +94,11 @@ async def test_flask_call_on_close_hooks_of_a_rais_response_run(
     await wait_until(lambda: closed == ["a", "b"], "both call_on_close hooks")
 
 
+@only("django-wsgi")
 async def test_django_wsgi_chunked_body_is_411_json(openai_options: dict[str, Any]) -> None:
     """Django under WSGI reads no chunked body (the server did not de-chunk it)."""
+    from tests.inprocess.clients.django_client import DjangoWSGIClient
+
     client = DjangoWSGIClient({**openai_options, "heartbeat": None})
     await client.start()
 
