@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import shutdown
 from .chat import Outcome, Turn
-from .events import HEARTBEAT, Event, sse_frame
+from .events import HEARTBEAT, PING, Event, sse_frame
 from .pipeline import Source, rais_events
 from .shutdown import SHUTDOWN_MESSAGE
 
@@ -47,9 +47,6 @@ __all__ = [
 #: How long to hold the response for a first event, so that an upstream that fails at
 #: once (bad key, 429, unknown model) is answered with its real HTTP status.
 FIRST_EVENT_WAIT = 0.5
-
-#: The keep-alive comment; clients ignore lines that start with ``:``.
-PING = b": ping\n\n"
 
 #: Events framed into one write at most (a burst is still written as it comes).
 MAX_BATCH = 64

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "DONE",
     "HEARTBEAT",
+    "PING",
     "RESERVED_TYPES",
     "Event",
     "error_event",
@@ -61,8 +62,11 @@ def error_event(message: str) -> Event:
 
 DONE = Event("done", '{"type":"done"}')
 
-#: Sentinel yielded while the source is idle; SSE writes it as a ``:`` comment.
+#: Sentinel yielded while the source is idle; SSE writes it as :data:`PING`.
 HEARTBEAT = Event("heartbeat", "")
+
+#: The SSE keep-alive comment; clients ignore lines that start with ``:``.
+PING = b": ping\n\n"
 
 
 def event_from_dict(data: dict[str, Any]) -> Event | None:
@@ -85,7 +89,7 @@ def event_from_dict(data: dict[str, Any]) -> Event | None:
 def sse_frame(event: Event, event_id: str | None) -> bytes:
     """Frame one event for ``text/event-stream``: LF line ends, one ``data:`` line."""
     if event is HEARTBEAT:
-        return b": ping\n\n"
+        return PING
     if event_id is None:
         frame = "data: " + event.data + "\n\n"
     else:

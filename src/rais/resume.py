@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 from . import shutdown
 from .chat import Turn
-from .events import Event, error_event, sse_frame
+from .events import PING, Event, error_event, sse_frame
 from .stores import (
     DEFAULT_TTL,
     InMemoryStore,
@@ -59,7 +59,6 @@ logger = logging.getLogger("rais")
 #: How long one store read may wait for new events when heartbeats are off.
 IDLE_WAIT = 15.0
 
-_PING = b": ping\n\n"  # the same comment as rais._sse.PING (that module imports this one)
 _EVENT_ID = re.compile(r"([A-Za-z0-9_-]{8,64}):([0-9]{1,12})")
 _GONE = "This response is no longer available."
 _STORE_DOWN = "The response was interrupted: the stream store is unavailable."
@@ -284,7 +283,7 @@ async def tail(
                     return
                 if not batch:
                     if heartbeat and heartbeat > 0:
-                        yield _PING
+                        yield PING
                     batch = None
                     continue
             # One chunk per batch: one write per burst rather than per token.
