@@ -441,3 +441,25 @@ async def test_resumable_stream_replays_after_last_event_id_for_its_owner_only(
     assert later.status == 200
     await finished.one("after-readers")
     assert len(finished.tagged("resumable")) == 1
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt])
+async def test_a_base_exception_from_the_handler_is_one_safe_error_event(
+    make_client: MakeClient, exc: type[BaseException]
+) -> None:
+    async def handler(chat: Chat) -> AsyncIterator[str]:
+        yield "partial"
+        if chat.extra.get("tag") == "base-exception":
+            raise exc("worker told to exit, token=sk-live-abcdef123456")
+
+    finished = Finished()
+    client = await make_client(handler=handler, on_finish=finished)
+    received = await client.post(json=ask("hi", tag="base-exception"))
+    assert received.status == 200
+    assert received.types == ["text", "error"], received.body
+    assert b"sk-live-abcdef123456" not in received.body
+    result = await finished.one("base-exception")
+    assert (result.outcome, result.text) == ("error", "partial")
+    # The app still serves the next request.
+    after = await client.post(json=ask("hi", tag="next"))
+    assert after.types == ["text", "done"], after.body
