@@ -382,3 +382,57 @@ def test_multi_worker_example_resumes_on_the_other_server(redis_server: RedisSer
     assert answer.startswith("You said: “Tell me about resumable streams.”")
     assert answer.endswith("to stream from a real model.")
     assert lines[-1] == "ended with {'type': 'done'}"
+
+
+@pytest.mark.parametrize("endpoint_store", STORES, indirect=True)
+async def test_grace_stops_an_answer_nobody_reads(endpoint_store: str) -> None:
+    stopped = asyncio.Event()
+    finished: list[Any] = []
+    endpoint = ChatEndpoint(
+        handler=endless(stopped),
+        resume=endpoint_store,
+        resume_grace=0.4,
+        heartbeat=0.1,
+        on_finish=finished.append,
+    )
+    got = await frames(await endpoint.handle("POST", BODY, headers()), limit=3)  # then it drops
+    assert len(got) == 3
+    await asyncio.wait_for(stopped.wait(), 20)  # nobody came back: the upstream is cancelled
+    for _ in range(200):
+        if finished:
+            break
+        await asyncio.sleep(0.05)
+    assert [r.outcome for r in finished] == ["disconnected"]
+    assert finished[0].stream_id == got[0][0].rpartition(":")[0]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("endpoint_store", STORES, indirect=True)
+async def test_grace_lets_a_read_answer_finish(endpoint_store: str) -> None:
+    produced: list[str] = []
+    endpoint = ChatEndpoint(
+        handler=counting(40, 0.03, produced),  # longer than the grace period, read all along
+        resume=endpoint_store,
+        resume_grace=0.3,
+        heartbeat=0.05,
+    )
+    got = await frames(await endpoint.handle("POST", BODY, headers()))
+    assert got[-1][1] == {"type": "done"} and len(produced) == 40
+
+
+async def test_a_stream_resumes_only_for_its_owner() -> None:
+    endpoint = ChatEndpoint(
+        handler=counting(20, 0.01, []),
+        resume="memory://",
+        owner=lambda chat: chat.headers.get("x-user"),
+    )
+    alice = {**headers(), "x-user": "alice"}
+    got = await frames(await endpoint.handle("POST", BODY, alice), limit=2)
+    last = got[-1][0]
+    assert last is not None
+    assert (
+        await endpoint.handle("POST", BODY, {**headers(last), "x-user": "mallory"})
+    ).status == 204
+    assert (await endpoint.handle("POST", BODY, headers(last))).status == 204  # no owner at all
+    again = await endpoint.handle("POST", BODY, {**headers(last), "x-user": "alice"})
+    assert again.status == 200
+    assert (await frames(again))[-1][1] == {"type": "done"}

@@ -110,6 +110,7 @@ class ResponseOptions(TypedDict, total=False):
     options: dict[str, Any]
     resume: StreamStore | str | bool | None
     owner: Owner | None
+    resume_grace: float | None
 
 
 class EndpointOptions(ResponseOptions, total=False):
@@ -212,6 +213,11 @@ class ChatEndpoint:
     )
     #: Who may resume a resumable stream: a reconnect from another owner gets 204.
     owner: Owner | None = None
+    #: Stop generating a resumable answer nobody has read for this many seconds (off:
+    #: generation runs to its end, paid for, so that a reconnect finds the whole answer).
+    resume_grace: float | None = field(
+        default_factory=lambda: _env_float("RAIS_RESUME_GRACE", 0.0) or None
+    )
 
     def __post_init__(self) -> None:
         self.store = open_store(self.resume)
@@ -444,7 +450,7 @@ class ChatEndpoint:
         first, refused = await hold_first_event(events, turn)
         if refused is not None:
             return refused
-        start_generation(store, stream_id, first, events, turn)
+        start_generation(store, stream_id, first, events, turn, self.resume_grace)
         stream = tail(store, stream_id, 0, self.heartbeat)
         return Reply(200, sse_headers(http_version), stream=stream)
 

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from . import shutdown
@@ -38,6 +39,7 @@ from .stores import (
     StreamStore,
     resume_ttl,
 )
+from .stores.base import watched_until
 
 __all__ = [
     "DEFAULT_TTL",
@@ -61,6 +63,7 @@ IDLE_WAIT = 15.0
 
 _EVENT_ID = re.compile(r"([A-Za-z0-9_-]{8,64}):([0-9]{1,12})")
 _GONE = "This response is no longer available."
+_ABANDONED = "Nobody was reading this answer any more, so it was stopped."
 _STORE_DOWN = "The response was interrupted: the stream store is unavailable."
 
 _shared_stores: dict[tuple[str, float], StreamStore] = {}
@@ -135,13 +138,15 @@ def start_generation(
     first: asyncio.Future[Event],
     events: AsyncGenerator[Event, None],
     turn: Turn,
+    grace: float | None = None,
 ) -> None:
     """Drive ``events`` into ``store`` in a task that outlives the client connection.
 
-    ``turn`` is reported once, when generation ends (not per reader).
+    ``turn`` is reported once, when generation ends (not per reader). With ``grace``,
+    generation that no reader (on any worker) has followed for that long is stopped.
     """
     task = asyncio.get_running_loop().create_task(
-        _drive(store, stream_id, first, events, turn), name=f"rais-resume-{stream_id}"
+        _drive(store, stream_id, first, events, turn, grace), name=f"rais-resume-{stream_id}"
     )
     _generating.add(task)
     task.add_done_callback(_generating.discard)
@@ -153,6 +158,7 @@ async def _drive(
     first: asyncio.Future[Event],
     events: AsyncGenerator[Event, None],
     turn: Turn,
+    grace: float | None = None,
 ) -> None:
     """Pull events in one task, write them in batches in this one.
 
@@ -193,7 +199,23 @@ async def _drive(
             stopped.append(event)
             pumping.cancel()
 
+    abandoned = False
+
+    async def watch_readers(grace: float) -> None:
+        """Stop generating an answer nobody has read for ``grace`` seconds."""
+        nonlocal abandoned
+        started = time.time()
+        while not pumping.done():
+            await asyncio.sleep(grace / 4)
+            with contextlib.suppress(StoreUnavailable):
+                until = await watched_until(store, stream_id)
+                if time.time() - (until or started) >= grace:
+                    abandoned = True
+                    pumping.cancel()
+                    return
+
     pumping = loop.create_task(pump())
+    watcher = loop.create_task(watch_readers(grace)) if grace else None
     pumping.add_done_callback(lambda _: ready.set())
     timer = loop.call_later(store.ttl, watch)
     shutdown.register(pumping, stop)
@@ -210,6 +232,8 @@ async def _drive(
             elif pumping.done():  # ended without a terminal event: idle, stopped, or failed
                 if stopped:
                     batch = stopped[:1]
+                elif abandoned:
+                    batch = [error_event(_ABANDONED)]
                 else:
                     message = "The response timed out." if timed_out else "The response failed."
                     batch = [error_event(message)]
@@ -223,12 +247,16 @@ async def _drive(
                     error = json.loads(batch[-1].data)["error"]
                     if stopped:
                         outcome = "shutdown"
+                    elif abandoned:
+                        outcome = "disconnected"  # the client left and did not come back
                 return
     except StoreUnavailable:
         error = "The stream store is unavailable."  # readers see it fail too and end with an error
     finally:
         shutdown.unregister(pumping)
         timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
         if not pumping.done():
             pumping.cancel()
         with contextlib.suppress(BaseException):

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from ..events import Event
 
-__all__ = ["DEFAULT_TTL", "StoreUnavailable", "StreamStore", "resume_ttl"]
+__all__ = [
+    "DEFAULT_TTL",
+    "StoreUnavailable",
+    "StreamStore",
+    "read_until",
+    "resume_ttl",
+    "watched_until",
+]
 
 #: Seconds a stream stays resumable after its last event (``RAIS_RESUME_TTL``).
 DEFAULT_TTL = 300.0
@@ -52,3 +60,15 @@ class StreamStore(Protocol):
 
     async def aclose(self) -> None:
         """Release connections held for the running event loop."""
+
+
+def read_until(wait: float) -> float:
+    """The wall-clock time until which a read that may wait ``wait`` seconds is reading."""
+    return time.time() + max(wait, 0.0)
+
+
+async def watched_until(store: StreamStore, stream_id: str) -> float | None:
+    """Until when (wall-clock) a reader of ``stream_id`` last said it is reading, if the
+    store records it (``InMemoryStore`` and ``RedisStore`` do); ``None`` if unknown."""
+    method = getattr(store, "watched_until", None)
+    return None if method is None else await method(stream_id)  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from ..events import Event
-from .base import resume_ttl
+from .base import read_until, resume_ttl
 
 __all__ = ["InMemoryStore"]
 
@@ -18,9 +18,10 @@ __all__ = ["InMemoryStore"]
 class _Log:
     """One stream: a list of events starting at position ``first``, and who waits on it."""
 
-    __slots__ = ("done", "events", "expires", "first", "waiters")
+    __slots__ = ("done", "events", "expires", "first", "read_until", "waiters")
 
     def __init__(self, first: int, expires: float) -> None:
+        self.read_until = 0.0  #: wall-clock time until which a reader is (or was) reading
         self.events: list[Event] = []
         self.first = first
         self.done = False
@@ -98,11 +99,13 @@ class InMemoryStore:
 
     async def read(self, stream_id: str, after: int, wait: float) -> list[Event] | None:
         waited = False
+        until = read_until(wait)
         while True:
             with self._lock:
                 log = self._live(stream_id, time.monotonic())
                 if log is None or after > log.last or after < log.first - 1:
                     return None
+                log.read_until = max(log.read_until, until)
                 if after < log.last:
                     return log.events[after - log.first + 1 :]
                 if log.done:
@@ -119,6 +122,11 @@ class InMemoryStore:
                 with self._lock, contextlib.suppress(ValueError):
                     log.waiters.remove(waiter)  # still there if the wait timed out
             waited = True
+
+    async def watched_until(self, stream_id: str) -> float | None:
+        with self._lock:
+            log = self._logs.get(stream_id)
+            return None if log is None or not log.read_until else log.read_until
 
     async def aclose(self) -> None:
         with self._lock:

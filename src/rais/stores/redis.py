@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import redact
 from ..events import Event
-from .base import StoreUnavailable, resume_ttl
+from .base import StoreUnavailable, read_until, resume_ttl
 
 __all__ = ["RedisStore"]
 
@@ -93,6 +93,11 @@ class RedisStore:
         key = self.prefix + stream_id
         client, blocking = self._pair()
         async with _available("read"):
+            # Readers say until when they read, so a resumable stream's grace period can
+            # tell an answer nobody reads (on any worker) from one that is being read.
+            await client.set(
+                key + ":read", repr(read_until(min(wait, self.max_wait))), px=self._ttl_ms
+            )
             if wait > 0:
                 block = max(1, int(min(wait, self.max_wait) * 1000))
                 found = await blocking.xread({key: f"{after}-1"}, count=1000, block=block)
@@ -112,6 +117,12 @@ class RedisStore:
         if position < after or (position == after and fields.get("t") in _TERMINAL):
             return None
         return []
+
+    async def watched_until(self, stream_id: str) -> float | None:
+        client, _ = self._pair()
+        async with _available("read"):
+            value = await client.get(self.prefix + stream_id + ":read")
+        return None if value is None else float(value)
 
     async def aclose(self) -> None:
         pair = self._clients.pop(asyncio.get_running_loop(), None)
