@@ -12,8 +12,9 @@ Prod:  CHAT_DB=/var/lib/chat/db.sqlite3 uvicorn examples.backend_django:applicat
        gunicorn examples.backend_django:wsgi_application -k gthread --threads 64 --workers 1
                                                                                     (WSGI)
 Log in with ``POST /api/login {"username": ..., "password": ...}``, then chat with the
-session cookie. The stream count lives in this process (configure and on_finish run on
-one event loop, under ASGI and WSGI alike): with several workers keep it in Redis.
+session cookie (serve the chat page from the same site). A user's ``Profile`` row holds
+their system prompt. The stream count lives in this process (configure and on_finish run
+on one event loop, under ASGI and WSGI alike): with several workers keep it in Redis.
 """
 
 import json
