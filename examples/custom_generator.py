@@ -8,18 +8,20 @@ Two ways to serve the same generator:
 - ``POST /api/rais``: handed to rais with ``handler=``, which numbers the events, sends
   heartbeats, turns an exception into one ``error`` event and stops the generator when
   the browser disconnects. A handler may also yield plain text chunks.
+- ``POST /api/view``: your own route, answered by ``rais_response(request, handler)``:
+  the same validation, framing, ids, heartbeats and disconnect handling as the router.
 """
 
 import asyncio
 import os
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from rais import rais_event
-from rais.fastapi import rais_router
+from rais.fastapi import rais_response, rais_router
 
 
 def generate_tokens(messages: list[dict[str, str]]) -> list[str]:
@@ -57,6 +59,12 @@ async def chat(request: ChatRequest):  # type: ignore[no-untyped-def]
 
 
 app.include_router(rais_router("/api/rais", handler=my_stream))
+
+
+@app.post("/api/view")
+async def view(request: Request):  # type: ignore[no-untyped-def]
+    # Authenticate, pick a prompt, ... here; rais validates the body and streams.
+    return await rais_response(request, my_stream)
 
 if __name__ == "__main__":
     import uvicorn
