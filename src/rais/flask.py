@@ -11,6 +11,7 @@ call; under gunicorn a client that stops reading is cut after ``send_timeout``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -55,9 +56,12 @@ def rais_response(handler: Handler | Source, **options: Unpack[ResponseOptions])
 
 def _answer(endpoint: ChatEndpoint) -> Response:
     current = cast("Request", request._get_current_object())  # type: ignore[attr-defined]
+    # A view that already read the body (request.get_json()) left it cached, stream spent.
+    cached = getattr(current, "_cached_data", None)
+    read = io.BytesIO(cached).read if isinstance(cached, bytes) else current.stream.read
     reply = endpoint.handle_sync(
         current.method,
-        current.stream.read,
+        read,
         current.headers,
         request=current,
         environ=current.environ,
