@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from .endpoint import ChatEndpoint, Reply, sse_reply
+from ._sse import EventStream
+from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 from .shutdown import end_streams
 from .websocket import serve_websocket
@@ -27,7 +28,7 @@ from .websocket import serve_websocket
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
 __all__ = [
     "end_streams_on_shutdown",
@@ -37,7 +38,7 @@ __all__ = [
     "rais_websocket_handler",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def rais_app(
@@ -58,12 +59,12 @@ def rais_app(
     return app
 
 
-def rais_handler(**options: Unpack[EndpointOptions]) -> Handler:
+def rais_handler(**options: Unpack[EndpointOptions]) -> View:
     """A handler for ``app.router.add_post(path, ...)`` that answers RAIS chat requests."""
     return _chat(ChatEndpoint(**options))
 
 
-def rais_websocket_handler(**options: Unpack[EndpointOptions]) -> Handler:
+def rais_websocket_handler(**options: Unpack[EndpointOptions]) -> View:
     """A handler for ``app.router.add_get(path, ...)`` serving the RAIS WebSocket."""
     return _chat_ws(ChatEndpoint(**options))
 
@@ -75,41 +76,40 @@ async def end_streams_on_shutdown(app: web.Application) -> None:
 
 
 async def rais_response(
-    request: web.Request, source: Source, *, heartbeat: float | None = 15.0
+    request: web.Request, handler: Handler | Source, **options: Unpack[ResponseOptions]
 ) -> web.StreamResponse:
-    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings)."""
-    reply = await sse_reply(source, heartbeat=heartbeat, http_version=_http_version(request))
-    return await send_reply(request, reply)
+    """Answer ``request`` from a hand-written view, exactly as ``rais_handler`` would: the
+    body is validated (4xx JSON), ``handler(chat)`` (or a ready source) is streamed."""
+    return await _answer(endpoint_for(handler, options), request)
 
 
-def _chat(endpoint: ChatEndpoint) -> Handler:
+def _chat(endpoint: ChatEndpoint) -> View:
     async def chat(request: web.Request) -> web.StreamResponse:
-        # request.read() would answer a body over client_max_size with aiohttp's own
-        # 413; the endpoint applies its own limits instead.
-        body = await request.content.read()
-        reply = await endpoint.handle(
-            request.method,
-            body,
-            request.headers,
-            request=request,
-            http_version=_http_version(request),
-        )
-        return await send_reply(request, reply)
+        return await _answer(endpoint, request)
 
     return chat
 
 
-def _chat_ws(endpoint: ChatEndpoint) -> Handler:
+async def _answer(endpoint: ChatEndpoint, request: web.Request) -> web.StreamResponse:
+    reply = await endpoint.handle(
+        request.method,
+        # The raw chunks, read and bounded by the endpoint (request.read() would answer a
+        # body over client_max_size with aiohttp's own plain-text 413).
+        request.content.iter_chunked(65536),
+        request.headers,
+        request=request,
+        http_version=f"{request.version.major}.{request.version.minor}",
+    )
+    return await send_reply(request, reply)
+
+
+def _chat_ws(endpoint: ChatEndpoint) -> View:
     async def chat_ws(request: web.Request) -> web.StreamResponse:
         socket = AiohttpWebSocket(request)
         await serve_websocket(endpoint, socket, request=request, headers=request.headers)
         return socket.response
 
     return chat_ws
-
-
-def _http_version(request: web.Request) -> str:
-    return f"{request.version.major}.{request.version.minor}"
 
 
 async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
@@ -119,8 +119,11 @@ async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     response = web.StreamResponse(status=reply.status, headers=reply.headers)
     try:
         await response.prepare(request)
-        async for frame in reply.stream:
-            await response.write(frame)
+        if isinstance(reply.stream, EventStream):  # rais writes, timing each write
+            await reply.stream.send_to(response.write)
+        else:  # a resumable tail
+            async for frame in reply.stream:
+                await response.write(frame)
         await response.write_eof()
     except ConnectionResetError:  # the client left (ClientConnectionResetError is one too)
         pass

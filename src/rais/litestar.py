@@ -7,12 +7,14 @@ and so cancels the upstream call).
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from litestar import Request, Response, Router, WebSocket, post, websocket
+from litestar import Request, Response, Router, WebSocket, route, websocket
 from litestar.response import Stream
 
-from .endpoint import ChatEndpoint, Reply, sse_reply
+from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 from .websocket import ASGIWebSocket, Receive, Send, serve_websocket
 
@@ -20,9 +22,16 @@ if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions
+    from .endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_response", "rais_router"]
+
+#: Litestar 2.14+ refuses bodies over 10 MB itself; the endpoint's own limits apply instead.
+_NO_BODY_CAP: dict[str, Any] = (
+    {"request_max_body_size": None}
+    if "request_max_body_size" in inspect.signature(route).parameters
+    else {}
+)
 
 
 def rais_router(
@@ -33,19 +42,22 @@ def rais_router(
     tags: list[str] | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Router:
-    """A Router serving ``POST {prefix}{path}``, and the WebSocket at ``websocket_path``."""
+    """A Router serving ``{prefix}{path}``, and the WebSocket at ``websocket_path``.
+
+    The route takes every method but HEAD and OPTIONS (Litestar answers those, and its
+    CORS config the preflight), so the endpoint answers GET and the rest (JSON 405).
+    """
     endpoint = ChatEndpoint(**options)
 
-    @post(path, tags=tags or ["rais"], summary="Stream a chat answer (RAIS v1)")
+    @route(
+        path,
+        http_method=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        tags=tags or ["rais"],
+        summary="Stream a chat answer (RAIS v1)",
+        **_NO_BODY_CAP,
+    )
     async def chat(request: Request[Any, Any, Any]) -> Response[Any]:
-        reply = await endpoint.handle(
-            request.method,
-            await request.body(),
-            request.headers,
-            request=request,
-            http_version=request.scope.get("http_version", "1.1"),
-        )
-        return to_response(reply)
+        return await _answer(endpoint, request)
 
     handlers: list[ControllerRouterHandler] = [chat]
     if websocket_path is not None:
@@ -61,9 +73,26 @@ def rais_router(
     return Router(path=prefix, route_handlers=handlers)
 
 
-async def rais_response(source: Source, *, heartbeat: float | None = 15.0) -> Response[Any]:
-    """Stream a hand-written source (text chunks, event dicts or ``rais_event`` strings)."""
-    return to_response(await sse_reply(source, heartbeat=heartbeat))
+async def rais_response(
+    request: Request[Any, Any, Any], handler: Handler | Source, **options: Unpack[ResponseOptions]
+) -> Response[Any]:
+    """Answer ``request`` from a hand-written route, exactly as ``rais_router`` would: the
+    body is validated (4xx JSON), ``handler(chat)`` (or a ready source) is streamed.
+
+    Give that route ``request_max_body_size=None`` (Litestar 2.14+) so the endpoint's
+    body limit is the one that answers."""
+    return await _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)), request)
+
+
+async def _answer(endpoint: ChatEndpoint, request: Request[Any, Any, Any]) -> Response[Any]:
+    reply = await endpoint.handle(
+        request.method,
+        request.stream(),  # read by the core chunk by chunk, bounded while reading
+        request.headers,
+        request=request,
+        http_version=request.scope.get("http_version", "1.1"),
+    )
+    return to_response(reply)
 
 
 def to_response(reply: Reply) -> Response[Any]:
