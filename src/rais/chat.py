@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import redact
 from .request import RequestError
+from .shutdown import server_stopping
 
 if TYPE_CHECKING:
     from .endpoint import Headers
@@ -168,7 +170,7 @@ def _member(value: Any, allowed: Collection[Any]) -> bool:
 class StreamResult:
     """How one stream ended, for ``on_finish``: called once per stream, on every transport."""
 
-    chat: Chat | None
+    chat: Chat
     #: The text streamed so far (the whole answer when ``outcome == "done"``).
     text: str
     outcome: Outcome
@@ -220,7 +222,7 @@ class Turn:
         kind: str = "stream",
         started: float | None = None,
     ) -> None:
-        self.chat = chat
+        self.chat = chat if chat is not None else Chat([])
         self.on_finish = on_finish
         self.model = model
         self.kind = kind
@@ -262,7 +264,20 @@ class Turn:
         except RuntimeError:  # no loop (a sync caller): call it here
             _call_sync(self.on_finish, result)
             return
-        future = asyncio.ensure_future(_call(self.on_finish, result), loop=loop)
+        future: asyncio.Future[Any]
+        if not _is_async(self.on_finish):
+            # Queued on a worker thread now, not from a task: a server tearing its loop
+            # down cancels pending tasks (and their executor jobs), never a queued job.
+            future = loop.run_in_executor(None, _call_sync, self.on_finish, result)
+        elif outcome == "shutdown" or server_stopping():
+            # The loop is about to be torn down, cancelling every task: run the callback
+            # to its end on a loop of its own, in a (non-daemon) thread the exit waits for.
+            threading.Thread(
+                target=_call_sync, args=(self.on_finish, result), name="rais-on-finish"
+            ).start()
+            return
+        else:
+            future = asyncio.ensure_future(_call(self.on_finish, result), loop=loop)
         _finishing.add(future)
         future.add_done_callback(_finishing.discard)
 
@@ -271,7 +286,7 @@ class Turn:
             return
         usage = self.usage
         tokens = usage.completion_tokens if usage is not None else None
-        fields = "" if self.chat is None else _fields(self.chat.log)
+        fields = _fields(self.chat.log)
         access_log.info(
             "%s %s status=%d chunks=%d tokens=%s ttft=%s duration=%.3fs%s",
             self.kind,
@@ -296,14 +311,17 @@ def _fields(log: Mapping[str, object]) -> str:
     return "".join(out)
 
 
+def _is_async(callback: OnFinish) -> bool:
+    return asyncio.iscoroutinefunction(callback) or asyncio.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
+
+
 async def _call(callback: OnFinish, result: StreamResult) -> None:
-    """Await an async callback; run a sync one in a thread (a sync DB driver must not
-    block the event loop). A callback that raises is logged, never propagated."""
+    """Await an async callback on the server's loop (sync ones go to a worker thread,
+    see :meth:`Turn.finish`). A callback that raises is logged, never propagated."""
     try:
-        if asyncio.iscoroutinefunction(callback):
-            await callback(result)
-            return
-        outcome = await asyncio.get_running_loop().run_in_executor(None, callback, result)
+        outcome = callback(result)
         if isinstance(outcome, Awaitable):
             await outcome
     except Exception:
@@ -311,6 +329,7 @@ async def _call(callback: OnFinish, result: StreamResult) -> None:
 
 
 def _call_sync(callback: OnFinish, result: StreamResult) -> None:
+    """Call a callback in this thread; an awaitable it returns runs on a loop of its own."""
     try:
         outcome = callback(result)
         if isinstance(outcome, Awaitable):
