@@ -167,6 +167,10 @@ async def _stream(
     shutdown.register(sender, stop)
     try:
         await asyncio.wait([sender, watcher], return_when=asyncio.FIRST_COMPLETED)
+        if not stopping and not sender.done() and shutdown.server_stopping():
+            # The server closed the socket itself before our watcher saw it stopping
+            # (uvicorn sends 1012 at once): still a shutdown, not a client leaving.
+            stopping.append(error_event(SHUTDOWN_MESSAGE))
         if stopping:
             outcome, error = "shutdown", SHUTDOWN_MESSAGE
             with contextlib.suppress(Exception):
