@@ -12,7 +12,7 @@ from rais.check import stream_checks
 from tests.fakes.upstreams import RETRY_AFTER_SECONDS, FakeUpstream
 from tests.inprocess.clients import HELPER_PATH, Client, Response
 from tests.inprocess.conftest import API_KEY
-from tests.inprocess.helpers import ask
+from tests.inprocess.helpers import ask, sent_with, unique
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,14 +53,15 @@ async def test_headers(client: Client) -> None:
 
 
 async def test_stream_text_and_framing(client: Client, upstream: FakeUpstream) -> None:
-    received = await client.post(json=ask("[count:25] framing"))
+    marker = unique("[count:25]")
+    received = await client.post(json=ask(marker))
     assert_well_formed(received)
     assert received.types[-1] == "done"
     assert received.text == "".join(f"t{i} " for i in range(25))
-    sent = upstream.requests[-1].json
+    sent = sent_with(upstream, marker).json
     assert sent["stream"] is True
     assert sent["model"] == "gpt-4o-mini"
-    assert sent["messages"][-1] == {"role": "user", "content": "[count:25] framing"}
+    assert sent["messages"] == [{"role": "user", "content": marker}]
 
 
 async def test_unicode_emoji_and_newlines_round_trip(client: Client) -> None:
