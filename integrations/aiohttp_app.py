@@ -11,7 +11,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from rais.aiohttp import rais_app
+from integrations import app_hooks
+from rais.aiohttp import end_streams_on_shutdown, rais_app, rais_handler, rais_websocket_handler
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -40,6 +41,14 @@ def create_app() -> web.Application:
     app = web.Application(middlewares=[cors_preflight])
     app.on_response_prepare.append(cors_headers)
     app.add_subapp("/api/chat", rais_app(provider="openai"))
+    # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
+    app.router.add_post("/api/app", rais_handler(**app_hooks.options("app")))
+    app.router.add_get("/api/app/ws", rais_websocket_handler(**app_hooks.options("app")))
+    resumable = app_hooks.options("resumable", resume="memory://")
+    app.router.add_post("/api/app/resumable", rais_handler(**resumable))
+    anthropic = app_hooks.options("anthropic", provider="anthropic")
+    app.router.add_post("/api/app/anthropic", rais_handler(**anthropic))
+    app.on_shutdown.append(end_streams_on_shutdown)
     return app
 
 

@@ -3,8 +3,28 @@
 from flask import Flask
 from flask_cors import CORS
 
+from integrations import app_hooks
 from rais.flask import rais_blueprint
 
 app = Flask(__name__)
 CORS(app)
 app.register_blueprint(rais_blueprint(provider="openai"))
+
+# A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
+app.register_blueprint(
+    rais_blueprint("/api/app", name="app", **app_hooks.options("app", sync=True))
+)
+app.register_blueprint(
+    rais_blueprint(
+        "/api/app/resumable",
+        name="app_resumable",
+        **app_hooks.options("resumable", sync=True, resume="memory://"),
+    )
+)
+app.register_blueprint(
+    rais_blueprint(
+        "/api/app/anthropic",
+        name="app_anthropic",
+        **app_hooks.options("anthropic", sync=True, provider="anthropic"),
+    )
+)

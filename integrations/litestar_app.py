@@ -3,9 +3,16 @@
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 
+from integrations import app_hooks
 from rais.litestar import rais_router
 
 app = Litestar(
-    route_handlers=[rais_router(provider="openai", websocket_path="/api/chat/ws")],
+    route_handlers=[
+        rais_router(provider="openai", websocket_path="/api/chat/ws"),
+        # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
+        rais_router("/api/app", websocket_path="/api/app/ws", **app_hooks.options("app")),
+        rais_router("/api/app/resumable", **app_hooks.options("resumable", resume="memory://")),
+        rais_router("/api/app/anthropic", **app_hooks.options("anthropic", provider="anthropic")),
+    ],
     cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
 )

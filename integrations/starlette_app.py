@@ -5,12 +5,24 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
+from integrations import app_hooks
 from rais.starlette import rais_endpoint, rais_websocket_endpoint
 
 app = Starlette(
     routes=[
         Route("/api/chat", rais_endpoint(provider="openai")),
         WebSocketRoute("/api/chat/ws", rais_websocket_endpoint(provider="openai")),
+        # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
+        Route("/api/app", rais_endpoint(**app_hooks.options("app"))),
+        WebSocketRoute("/api/app/ws", rais_websocket_endpoint(**app_hooks.options("app"))),
+        Route(
+            "/api/app/resumable",
+            rais_endpoint(**app_hooks.options("resumable", resume="memory://")),
+        ),
+        Route(
+            "/api/app/anthropic",
+            rais_endpoint(**app_hooks.options("anthropic", provider="anthropic")),
+        ),
     ],
     middleware=[
         Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])

@@ -1,12 +1,24 @@
 from django.urls import path
 
+from integrations import app_hooks
 from rais.django import rais_view, rais_websocket
 
 urlpatterns = [
     path("api/chat", rais_view(provider="openai")),
+    # A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
+    path("api/app", rais_view(**app_hooks.options("app", sync=True))),
+    path(
+        "api/app/resumable",
+        rais_view(**app_hooks.options("resumable", sync=True, resume="memory://")),
+    ),
+    path(
+        "api/app/anthropic",
+        rais_view(**app_hooks.options("anthropic", sync=True, provider="anthropic")),
+    ),
 ]
 
 # Served by asgi.py through Channels' router (WSGI has no WebSocket).
 websocket_urlpatterns = [
     path("api/chat/ws", rais_websocket(provider="openai")),
+    path("api/app/ws", rais_websocket(**app_hooks.options("app", sync=True))),
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,15 +21,39 @@ SERVER_ENV = {
 }
 
 
+#: Where each server's /api/app endpoints append their on_finish results (JSON lines).
+FINISH_LOGS = Path(tempfile.mkdtemp(prefix="rais-finish-"))
+
+
+def finish_log(server: RunningServer) -> Path:
+    """The on_finish log of a server started by the ``server`` fixture."""
+    return FINISH_LOGS / f"{server.spec.id}.jsonl"
+
+
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[FakeUpstream]:
     with FakeUpstream("openai") as fake:
         yield fake
 
 
+@pytest.fixture(scope="session")
+def anthropic_upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream("anthropic") as fake:
+        yield fake
+
+
 @pytest.fixture(scope="session", params=selected_servers(), ids=lambda spec: spec.id)
-def server(request: pytest.FixtureRequest, upstream: FakeUpstream) -> Iterator[RunningServer]:
-    running = start_server(request.param, {**SERVER_ENV, "OPENAI_BASE_URL": upstream.base_url})
+def server(
+    request: pytest.FixtureRequest, upstream: FakeUpstream, anthropic_upstream: FakeUpstream
+) -> Iterator[RunningServer]:
+    env = {
+        **SERVER_ENV,
+        "OPENAI_BASE_URL": upstream.base_url,
+        "ANTHROPIC_API_KEY": API_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_upstream.base_url,
+        "RAIS_FINISH_LOG": str(FINISH_LOGS / f"{request.param.id}.jsonl"),
+    }
+    running = start_server(request.param, env)
     try:
         yield running
     finally:
