@@ -105,7 +105,8 @@ matrix_status=0
 if [ "${RAIS_SKIP_MATRIX:-}" = 1 ]; then
   printf '\n*** RAIS_SKIP_MATRIX=1: the version matrix (Python 3.10/3.13 x oldest/newest) did NOT run ***\n' >&2
 else
-  read -r -a matrix_pythons < <(.venv/bin/python -c 'import noxfile; print(*noxfile.MATRIX_PYTHONS)')
+  matrix_pythons=()
+  read -r -a matrix_pythons < <(.venv/bin/python -c 'import noxfile; print(*noxfile.MATRIX_PYTHONS)') || true
   [ ${#matrix_pythons[@]} -gt 0 ] || die "could not read MATRIX_PYTHONS from noxfile.py"
   pydir=.nox/pythons
   mkdir -p "$pydir"
