@@ -296,6 +296,8 @@ async def tail(
     shutdown.register(key, stop)
     try:
         while True:
+            if stopping:  # the stop came while this reader was not in a read (it was writing):
+                return  # the generation's own shutdown error must not reach this client
             if batch is None:
                 try:
                     batch = await store.read(stream_id, after, wait)
@@ -306,6 +308,8 @@ async def tail(
                     if uncancel is not None:
                         uncancel()
                     return  # no terminal event: the client reconnects with Last-Event-ID
+                if stopping:
+                    return
                 if batch is None:
                     yield sse_frame(error_event(_GONE), None)
                     return
