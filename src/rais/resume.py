@@ -335,3 +335,15 @@ async def tail(
         yield sse_frame(error_event(_STORE_DOWN), None)
     finally:
         shutdown.unregister(key)
+        if stopping:
+            await _let_generation_end(stream_id)
+
+
+async def _let_generation_end(stream_id: str, timeout: float = 3.0) -> None:
+    """At shutdown, hold this reader's response (bounded) until this process's generation
+    of the stream has ended and reported its turn: servers wait for open responses before
+    they exit, never for detached tasks (a WSGI worker would exit before ``on_finish``)."""
+    name = f"rais-resume-{stream_id}"
+    tasks = [task for task in _generating if task.get_name() == name and not task.done()]
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
