@@ -35,6 +35,7 @@ def configure(chat: Chat) -> dict[str, Any]:
 
 async def handler(chat: Chat) -> AsyncIterator[Any]:
     """Open the answer with what this handler saw, then stream the endpoint's provider."""
+    chat.state["request"] = type(chat.request).__name__  # the framework's own request object
     yield f"[tag={chat.extra.get('tag')} header={chat.headers.get(TAG_HEADER)}] "
     async for chunk in chat.stream():
         yield chunk
@@ -61,6 +62,7 @@ def record(endpoint: str, result: StreamResult) -> dict[str, Any]:
         "tag": state.get("tag"),
         "header": state.get("header"),
         "user": state.get("user"),
+        "request": state.get("request"),
         "stream_id": result.stream_id,
         "pid": os.getpid(),
     }
