@@ -44,14 +44,14 @@ def rais_router(
 ) -> Router:
     """A Router serving ``{prefix}{path}``, and the WebSocket at ``websocket_path``.
 
-    The route takes every method but HEAD and OPTIONS (Litestar answers those, and its
-    CORS config the preflight), so the endpoint answers GET and the rest (JSON 405).
+    The route takes every method, so the endpoint answers each one (GET gets its JSON 405
+    with ``Allow``); a CORS preflight is still answered by Litestar's ``cors_config``.
     """
     endpoint = ChatEndpoint(**options)
 
     @route(
         path,
-        http_method=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        http_method=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],  # ALL_METHODS
         tags=tags or ["rais"],
         summary="Stream a chat answer (RAIS v1)",
         **_NO_BODY_CAP,
