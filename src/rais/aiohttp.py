@@ -3,9 +3,10 @@
 Or route the handlers yourself: ``app.router.add_post("/api/chat", rais_handler(...))``
 (then add ``app.on_shutdown.append(end_streams_on_shutdown)`` too).
 
-aiohttp has no iterator-based response, so this module owns the write loop: each
-frame is written as it is produced (``write`` waits for the socket to drain, so a
-stalled client holds the stream back rather than filling memory). aiohttp does not
+aiohttp has no iterator-based response, so the stream writes itself with
+``StreamResponse.write``, each frame as it is produced. ``write`` waits for the socket
+to drain, so a stalled client holds the stream back rather than filling memory (and
+is cut after the endpoint's ``send_timeout``). aiohttp does not
 cancel a handler when its client leaves; the next write fails instead (heartbeats
 bound how long that takes while the model is silent), and closing the stream then
 cancels the upstream call. Servers started with ``handler_cancellation=True`` cancel
@@ -60,7 +61,8 @@ def rais_app(
 
 
 def rais_handler(**options: Unpack[EndpointOptions]) -> View:
-    """A handler for ``app.router.add_post(path, ...)`` that answers RAIS chat requests."""
+    """A handler for ``app.router.add_post(path, ...)`` that answers RAIS chat requests
+    (``add_route("*", path, ...)`` lets the endpoint answer every method)."""
     return _chat(ChatEndpoint(**options))
 
 
