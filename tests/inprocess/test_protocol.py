@@ -149,25 +149,10 @@ async def test_get_is_405_json_with_allow(client: Client, view: str) -> None:
     assert received.headers["allow"] == "POST, OPTIONS"
 
 
-def litestar_answers_itself(client: Client, request: pytest.FixtureRequest) -> None:
-    """rais.litestar's route leaves HEAD and OPTIONS to Litestar (for its CORS config); its
-    ``Allow`` then lists GET, PUT, PATCH and DELETE, which the endpoint answers with 405."""
-    if client.name == "litestar":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="Litestar answers HEAD/OPTIONS on rais_router itself, with an Allow "
-                "header listing methods the endpoint refuses",
-            )
-        )
-
-
 @pytest.mark.parametrize("view", ["one-liner", "rais_response"])
 async def test_options_is_204_with_allow(
     client: Client, view: str, request: pytest.FixtureRequest
 ) -> None:
-    if view == "one-liner":
-        litestar_answers_itself(client, request)
     received = await client.options(HELPER_PATH if view == "rais_response" else "/api/chat")
     assert received.status == 204, received.body
     assert received.body == b""
@@ -195,7 +180,6 @@ async def test_other_methods_are_405_json_with_allow(client: Client, method: str
 
 
 async def test_head_is_405_with_allow(client: Client, request: pytest.FixtureRequest) -> None:
-    litestar_answers_itself(client, request)
     # No body check: dropping a HEAD response's body is the server's job, and some test
     # clients (httpx's WSGI transport, Quart's) pass it on.
     received = await client.request("HEAD", "/api/chat", None, [])
