@@ -57,6 +57,8 @@ def record(endpoint: str, result: StreamResult) -> dict[str, Any]:
         "error": result.error,
         "status": result.status,
         "chunks": result.chunks,
+        "ttft": result.ttft,
+        "duration": result.duration,
         "usage": None if result.usage is None else dataclasses.asdict(result.usage),
         "model": result.model,
         "tag": state.get("tag"),

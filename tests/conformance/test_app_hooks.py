@@ -166,6 +166,7 @@ def test_done_handler_sees_field_and_header_usage_reaches_on_finish(
     assert record["text"] == received.text
     assert record["error"] is None and record["status"] == 200
     assert record["chunks"] == 6
+    assert 0 <= record["ttft"] <= record["duration"]
     assert record["header"] == f"h-{tag}" and record["user"] == "alice"
     assert record["request"] == request_type(server)
     assert record["model"] == sent.json["model"]
