@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +10,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from ._sse import EventStream
+from ._asgi_reply import raw_headers, send_reply
 from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 
@@ -39,71 +37,24 @@ async def respond(
 def to_response(reply: Reply) -> Response:
     if reply.stream is None:
         return Response(reply.body, reply.status, headers=dict(reply.headers))
-    return EventStreamResponse(reply.stream, reply.status, reply.headers)
+    return EventStreamResponse(reply)
 
 
 class EventStreamResponse(Response):
-    """A streaming response that closes its stream as soon as the client leaves.
+    """A Starlette response (FastAPI passes those through) written by the core's ASGI writer.
 
-    Starlette's ``StreamingResponse`` runs a task group per response and, on servers
-    that report ASGI spec 2.4, never closes the body iterator (cleanup then waits for
-    garbage collection). Here the request task writes and one small task waits for
-    ``http.disconnect``; the stream is closed, and so the upstream call cancelled, on
-    every way out.
+    Starlette's ``StreamingResponse`` runs a task group per response and, on servers that
+    report ASGI spec 2.4, never closes the body iterator; :func:`send_reply` does neither.
     """
 
-    def __init__(
-        self, stream: AsyncIterable[bytes], status: int, headers: list[tuple[str, str]]
-    ) -> None:
-        self.stream = stream
-        self.status_code = status
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.status_code = reply.status
         self.background = None
-        self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        self.raw_headers = raw_headers(reply.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        writer = asyncio.current_task()
-        left: list[bool] = []
-
-        async def listen() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    left.append(True)
-                    if writer is not None:
-                        writer.cancel()
-                    return
-
-        listener = asyncio.ensure_future(listen())
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": self.status_code,
-                    "headers": self.raw_headers,
-                }
-            )
-            if isinstance(self.stream, EventStream):  # rais writes: no iterator hop per token
-                await self.stream.send_to(
-                    lambda chunk: send(
-                        {"type": "http.response.body", "body": chunk, "more_body": True}
-                    )
-                )
-            else:
-                async for chunk in self.stream:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not left:
-                raise
-            uncancel = getattr(writer, "uncancel", None)  # 3.11+: this cancel is handled
-            if uncancel is not None:
-                uncancel()
-        except OSError:  # ASGI 2.4: send() after the client left
-            pass
-        finally:
-            listener.cancel()
-            with contextlib.suppress(BaseException):
-                await self.stream.aclose()  # type: ignore[attr-defined]
+        await send_reply(self.reply, receive, send)
 
 
 class StarletteWebSocket:

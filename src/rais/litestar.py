@@ -1,8 +1,8 @@
 """Litestar adapter: ``Litestar(route_handlers=[rais_router(provider="openai")])``.
 
-The stream goes out as Litestar's ``Stream``, which sends each frame as it is
-produced and stops the stream when the client disconnects (which closes the source,
-and so cancels the upstream call).
+Replies are Litestar responses whose ASGI side is the core's writer: it writes each
+frame as it is produced and closes the stream when the client disconnects (which
+closes the source, and so cancels the upstream call).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Request, Response, Router, WebSocket, route, websocket
-from litestar.response import Stream
 
+from ._asgi_reply import ASGIReply
 from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
 from .pipeline import Source
 from .websocket import ASGIWebSocket, Receive, Send, serve_websocket
@@ -95,7 +95,17 @@ async def _answer(endpoint: ChatEndpoint, request: Request[Any, Any, Any]) -> Re
     return to_response(reply)
 
 
+class RaisResponse(Response[Any]):
+    """A Litestar response whose ASGI side is the core's writer: it pushes each frame (with
+    its send timeout) and closes the stream when the client leaves."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(content=None, status_code=reply.status)
+        self.reply = reply
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        return ASGIReply(self.reply)
+
+
 def to_response(reply: Reply) -> Response[Any]:
-    if reply.stream is None:
-        return Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
-    return Stream(reply.stream, status_code=reply.status, headers=dict(reply.headers))
+    return RaisResponse(reply)

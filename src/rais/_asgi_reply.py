@@ -1,0 +1,86 @@
+"""A core :class:`~rais.endpoint.Reply` as a raw ASGI response, for every ASGI adapter.
+
+The request task writes; one small task waits for ``http.disconnect`` and cancels the
+write loop when the client leaves. The stream is closed (so the upstream call is
+cancelled) on every way out, on every ASGI spec version — no task group per response
+and no cleanup left to garbage collection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._sse import EventStream
+from .endpoint import Reply
+
+__all__ = ["ASGIReply", "send_reply"]
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def raw_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in headers]
+
+
+async def send_reply(reply: Reply, receive: Receive, send: Send) -> None:
+    """Send ``reply``: a JSON body at once, or its event stream as it is produced."""
+    start = {"type": "http.response.start", "status": reply.status}
+    start["headers"] = raw_headers(reply.headers)
+    stream = reply.stream
+    if stream is None:
+        await send(start)
+        await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+        return
+    writer = asyncio.current_task()
+    left: list[bool] = []
+
+    async def listen() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                left.append(True)
+                if writer is not None:
+                    writer.cancel()
+                return
+
+    def body(chunk: bytes) -> Awaitable[None]:
+        return send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    listener = asyncio.ensure_future(listen())
+    try:
+        await send(start)
+        if isinstance(stream, EventStream):  # rais writes: no iterator hop per token
+            await stream.send_to(body)
+        else:
+            async for chunk in stream:
+                await body(chunk)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        uncancel = getattr(writer, "uncancel", None)  # 3.11+: this cancel is handled
+        if uncancel is not None:
+            uncancel()
+    except OSError:  # ASGI 2.4: send() after the client left
+        pass
+    finally:
+        listener.cancel()
+        with contextlib.suppress(BaseException):
+            await stream.aclose()  # type: ignore[attr-defined]
+
+
+class ASGIReply:
+    """``reply`` as an ASGI app (frameworks that pass ASGI apps through, e.g. Litestar)."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
+        await send_reply(self.reply, receive, send)
