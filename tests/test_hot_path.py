@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from rais.chat import Turn
 from rais.endpoint import sse_reply
 from rais.errors import UpstreamError
 
@@ -123,3 +124,43 @@ async def test_logged_tracebacks_do_not_carry_the_key(caplog: pytest.LogCaptureF
     assert record.exc_info is not None  # handlers that want the exception still get it
     formatted = logging.Formatter().format(record)
     assert key not in formatted and 'File "' in formatted  # frames are kept for debugging
+
+
+async def test_a_client_that_keeps_reading_too_slowly_is_cut_after_the_send_timeout() -> None:
+    closed = asyncio.Event()
+    finished: list[str] = []
+
+    async def endless() -> AsyncIterator[str]:
+        try:
+            while True:
+                yield "x" * 1000
+                await asyncio.sleep(0)
+        finally:
+            closed.set()
+
+    turn = Turn(on_finish=lambda result: finished.append(result.outcome))
+    reply = await sse_reply(endless(), heartbeat=None, send_timeout=0.8, turn=turn)
+    assert reply.stream is not None
+    frames = aiter(reply.stream)
+    # Every write completes, but each one waits: the client reads a trickle, never enough.
+    with pytest.raises(StopAsyncIteration):
+        for _ in range(10_000):
+            await frames.__anext__()
+            await asyncio.sleep(0.2)
+    await asyncio.wait_for(closed.wait(), DEADLINE)
+    for _ in range(200):
+        if finished:
+            break
+        await asyncio.sleep(0.05)
+    assert finished == ["timeout"]
+
+
+async def test_an_idle_stream_read_promptly_is_never_cut() -> None:
+    async def slow_model() -> AsyncIterator[str]:
+        for word in ["a ", "b ", "c"]:
+            await asyncio.sleep(0.5)  # idle for longer than the send timeout below
+            yield word
+
+    reply = await sse_reply(slow_model(), heartbeat=0.1, send_timeout=0.3)
+    body = b"".join(await chunks(reply.stream))
+    assert body.endswith(b'data: {"type":"done"}\n\n') and body.count(b'"type":"text"') == 3

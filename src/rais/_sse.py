@@ -160,6 +160,7 @@ class EventStream:
         "_frames",
         "_idle_since",
         "_loop",
+        "_slow_since",
         "_stall",
         "_step",
         "_stop",
@@ -192,6 +193,7 @@ class EventStream:
         self._timer: asyncio.TimerHandle | None = None
         self._writer: asyncio.Task[Any] | None = None
         self._writing: float | None = None  #: loop time a write began, while it lasts
+        self._slow_since: float | None = None  #: since when every write has been slow
         self._idle_since = 0.0  #: loop time of the last write (for heartbeats)
         self._frames: AsyncGenerator[bytes, None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -260,8 +262,13 @@ class EventStream:
                 else:
                     await write(chunk)
                     yield b""  # push mode: the caller only drives the loop
-                self._writing = None
-                self._idle_since = loop.time()
+                began, self._writing = self._writing, None
+                now = self._idle_since = loop.time()
+                if self._stall is not None:  # writes that keep waiting: a client barely reading
+                    if now - began >= self._stall / 8:
+                        self._slow_since = self._slow_since or began
+                    else:
+                        self._slow_since = None
                 if self.outcome != "disconnected":
                     return
                 batch = await self._next_batch()
@@ -414,10 +421,13 @@ class EventStream:
         loop = self._loop
         assert loop is not None
         now = loop.time()
-        writing = self._writing
-        if self._stall is not None and writing is not None and now - writing >= self._stall:
-            self._stalled()
-            return
+        writing, stall = self._writing, self._stall
+        if stall is not None and writing is not None:
+            # Blocked in one write, or in one slow write after another, for a whole timeout.
+            since = writing if self._slow_since is None else min(writing, self._slow_since)
+            if now - since >= stall:
+                self._stalled()
+                return
         if self._beat is not None and writing is None and now - self._idle_since >= self._beat:
             _resolve(self._wake)  # the writer sends a ping, then waits again
         delays = [self._stall] if self._stall is not None else []
