@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from rais.bridge import iterate_sync, run_on_bridge, run_sync, stream_sync
+from rais._bridge import iterate_sync, run_on_bridge, run_sync, stream_sync
 
 pytestmark = pytest.mark.timeout(60)
 

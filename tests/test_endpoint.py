@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rais import Limits, RaisError, UpstreamError, rais_event
-from rais.endpoint import FIRST_EVENT_WAIT, ChatEndpoint, Reply, sse_reply
+from rais._endpoint import FIRST_EVENT_WAIT, ChatEndpoint, Reply, sse_reply
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -7,7 +7,7 @@ import traceback
 import pytest
 
 from rais import RaisError, UpstreamError
-from rais.errors import GENERIC_MESSAGE, MAX_MESSAGE, redact, safe_message
+from rais._errors import GENERIC_MESSAGE, MAX_MESSAGE, redact, safe_message
 
 SECRETS_IN_TEXT = [
     ("openai key", "Incorrect API key provided: sk-proj-AbCdEf0123456789xyz.", "sk-proj-AbCdEf"),

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rais import rais_event
-from rais.events import (
+from rais._events import (
     DONE,
     HEARTBEAT,
     RESERVED_TYPES,
@@ -196,7 +196,7 @@ def test_event_from_dict_unknown_type_passes_through_compact() -> None:
 
 @pytest.mark.parametrize("text", ["plain", "ünïcödé 世界 🚀", "broken \ud800 surrogate", "\udfff"])
 def test_sse_text_is_always_valid_utf8_and_round_trips(text: str) -> None:
-    from rais.events import sse_text
+    from rais._events import sse_text
 
     frame = sse_text(text_event(text))
     frame.encode("utf-8")  # must not raise, even for a lone surrogate

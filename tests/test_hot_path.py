@@ -1,6 +1,6 @@
 """The stream hot path and its edges: batched ready events, the first-event hold, redaction.
 
-(The WSGI relay, ``rais.bridge.stream_sync``, is tested in tests/test_bridge.py.)
+(The WSGI relay, ``rais._bridge.stream_sync``, is tested in tests/test_bridge.py.)
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from rais.chat import Turn
-from rais.endpoint import sse_reply
-from rais.errors import UpstreamError
+from rais._chat import Turn
+from rais._endpoint import sse_reply
+from rais._errors import UpstreamError
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -41,10 +41,10 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 
+from rais._chat import Turn
 from rais._chunks import Usage, chunk_item, source_of
-from rais.chat import Turn
-from rais.events import Event
-from rais.pipeline import rais_events
+from rais._events import Event
+from rais._pipeline import rais_events
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -111,7 +111,7 @@ QUESTION = [{"role": "user", "content": "Why is the sky blue?"}]
 
 def test_importing_rais_imports_no_llm_framework() -> None:
     code = (
-        "import sys, rais, rais._chunks, rais.pipeline\n"
+        "import sys, rais, rais._chunks, rais._pipeline\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('langchain_core', 'langchain', 'llama_index', 'pydantic_ai'))\n"
         "print(loaded)"

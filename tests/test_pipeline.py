@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from rais import RaisError, UpstreamError, rais_event
-from rais.chat import Turn
-from rais.errors import GENERIC_MESSAGE
-from rais.events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, text_event
+from rais._chat import Turn
+from rais._errors import GENERIC_MESSAGE
+from rais._events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, text_event
+from rais._pipeline import rais_events
 from rais._sse import with_heartbeats
-from rais.pipeline import rais_events
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -17,8 +17,8 @@ import pytest
 
 import rais
 from rais import stream_response
-from rais.endpoint import ChatEndpoint, Reply
-from rais.providers import DEFAULT_MODELS, ProviderConfig, provider_stream
+from rais._endpoint import ChatEndpoint, Reply
+from rais._providers import DEFAULT_MODELS, ProviderConfig, provider_stream
 from tests.fakes.upstreams import FakeUpstream
 
 pytestmark = pytest.mark.timeout(60)
@@ -335,7 +335,7 @@ async def test_provider_stream_closes_the_sdk_stream_itself(
         inner.append(gen)  # held: garbage collection cannot close it for us
         return gen
 
-    monkeypatch.setattr("rais.providers.offline.stream", make)
+    monkeypatch.setattr("rais._providers.offline.stream", make)
     stream = provider_stream(user("hi"), ProviderConfig(provider="offline"))
     assert await stream.__anext__() == "t0"
     await stream.aclose()  # type: ignore[attr-defined]
@@ -355,7 +355,7 @@ async def test_closing_stream_response_closes_the_provider_stream_at_once(
         finally:
             closed.set()
 
-    monkeypatch.setattr("rais.providers.offline.stream", fake_stream)
+    monkeypatch.setattr("rais._providers.offline.stream", fake_stream)
     stream = stream_response(user("hi"), provider="offline")
     assert await stream.__anext__() == 'data: {"type":"text","text":"tok "}\n\n'  # type: ignore[attr-defined]
     await stream.aclose()  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rais import ChatRequest, Limits, RequestError, parse_chat_request
-from rais.request import ROLES
+from rais._request import ROLES
 
 
 def body(data: Any) -> bytes:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from rais._endpoint import ChatEndpoint, Reply
+from rais._events import DONE, Event, error_event, text_event
 from rais._sse_decode import SSEBlockDecoder
-from rais.endpoint import ChatEndpoint, Reply
-from rais.events import DONE, Event, error_event, text_event
 from rais.resume import (
     InMemoryStore,
     RedisStore,
@@ -198,7 +198,7 @@ def test_resume_url_env_turns_resume_on(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_redis_is_imported_only_when_a_redis_store_is_used() -> None:
     code = (
-        "import sys; from rais.endpoint import ChatEndpoint; "
+        "import sys; from rais._endpoint import ChatEndpoint; "
         "e = ChatEndpoint(resume='redis://127.0.0.1:1/0'); "
         "assert 'redis' not in sys.modules, 'redis imported eagerly'"
     )

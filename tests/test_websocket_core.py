@@ -1,4 +1,4 @@
-"""rais.websocket's own decisions, over a real uvicorn socket: timeouts, frames, cancellation."""
+"""rais._websocket's own decisions, over a real uvicorn socket: timeouts, frames, cancellation."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rais._asgi import StarletteWebSocket
-from rais.endpoint import ChatEndpoint
-from rais.websocket import asgi_websocket_app, serve_websocket
+from rais._endpoint import ChatEndpoint
+from rais._websocket import asgi_websocket_app, serve_websocket
 from tests.asgi_thread import serve_in_thread
 
 closed = threading.Event()

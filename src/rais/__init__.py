@@ -11,21 +11,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .events import Event, rais_event
+from ._events import Event, rais_event
 
 if TYPE_CHECKING:
+    from ._chat import Chat, StreamResult, Usage
+    from ._endpoint import ChatEndpoint, EndpointOptions, Reply
+    from ._errors import RaisError, UpstreamError
+    from ._pipeline import rais_events
+    from ._request import ChatRequest, Limits, RequestError, parse_chat_request
     from ._streams import stream_response, stream_text
-    from .chat import Chat, StreamResult, Usage
-    from .errors import RaisError, UpstreamError
-    from .pipeline import rais_events
-    from .request import ChatRequest, Limits, RequestError, parse_chat_request
 
 __all__ = [
     "Chat",
+    "ChatEndpoint",
     "ChatRequest",
+    "EndpointOptions",
     "Event",
     "Limits",
     "RaisError",
+    "Reply",
     "RequestError",
     "StreamResult",
     "UpstreamError",
@@ -41,18 +45,22 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Chat": "chat",
-    "StreamResult": "chat",
-    "Usage": "chat",
-    "RaisError": "errors",
-    "UpstreamError": "errors",
-    "rais_events": "pipeline",
-    "ChatRequest": "request",
-    "Limits": "request",
-    "RequestError": "request",
-    "parse_chat_request": "request",
+    "Chat": "_chat",
+    "StreamResult": "_chat",
+    "Usage": "_chat",
+    "RaisError": "_errors",
+    "UpstreamError": "_errors",
+    "rais_events": "_pipeline",
+    "ChatRequest": "_request",
+    "Limits": "_request",
+    "RequestError": "_request",
+    "parse_chat_request": "_request",
     "stream_response": "_streams",
     "stream_text": "_streams",
+    # for adapters of other frameworks: the core they wrap
+    "ChatEndpoint": "_endpoint",
+    "EndpointOptions": "_endpoint",
+    "Reply": "_endpoint",
 }
 
 

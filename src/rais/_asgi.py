@@ -11,8 +11,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ._asgi_reply import raw_headers, send_reply
-from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
-from .pipeline import Source
+from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._pipeline import Source
 
 
 async def answer(endpoint: ChatEndpoint, request: Request) -> Response:
@@ -82,7 +82,7 @@ class StarletteWebSocket:
 
 async def serve(endpoint: ChatEndpoint, websocket: WebSocket) -> None:
     """Serve the RAIS WebSocket; the handler sees the Starlette ``WebSocket`` as its request."""
-    from .websocket import serve_websocket
+    from ._websocket import serve_websocket
 
     await serve_websocket(
         endpoint, StarletteWebSocket(websocket), request=websocket, headers=websocket.headers

@@ -1,4 +1,4 @@
-"""A core :class:`~rais.endpoint.Reply` as a raw ASGI response, for every ASGI adapter.
+"""A core :class:`~rais._endpoint.Reply` as a raw ASGI response, for every ASGI adapter.
 
 The request task writes; one small task waits for ``http.disconnect`` and cancels the
 write loop when the client leaves. The stream is closed (so the upstream call is
@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._endpoint import Reply
 from ._sse import EventStream
-from .endpoint import Reply
 
 __all__ = ["ASGIReply", "send_reply"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .chat import Usage
+from ._chat import Usage
 
 __all__ = ["Usage", "chunk_item", "source_of"]
 

@@ -4,7 +4,7 @@ Every SSE response (plain, from a handler or a provider, on every adapter) is bu
 by :func:`sse_reply` as an :class:`EventStream`. It numbers events with ``id:``,
 sends ``: ping`` comments while the source is idle, ends the stream on shutdown or
 when the client stops reading, and reports the stream's end once to its
-:class:`~rais.chat.Turn`.
+:class:`~rais._chat.Turn`.
 
 The per-token path has no task of its own. The writer (the framework's response
 task, or the bridge's for WSGI) steps the event generator itself, the way an asyncio
@@ -26,13 +26,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import TYPE_CHECKING, Any
 
 from . import shutdown
-from .chat import Outcome, Turn
-from .events import HEARTBEAT, PING, Event, sse_frame
-from .pipeline import Source, rais_events
+from ._chat import Outcome, Turn
+from ._events import HEARTBEAT, PING, Event, sse_frame
+from ._pipeline import Source, rais_events
 from .shutdown import SHUTDOWN_MESSAGE
 
 if TYPE_CHECKING:
-    from .endpoint import Reply
+    from ._endpoint import Reply
 
 __all__ = [
     "FIRST_EVENT_WAIT",
@@ -82,7 +82,7 @@ async def sse_reply(
     fails at once (bad key, 429, unknown model) is answered with its real status and
     ``Retry-After``; later failures are ``error`` events.
     """
-    from .endpoint import Reply
+    from ._endpoint import Reply
 
     turn = turn if turn is not None else Turn()
     events = rais_events(source, secrets=secrets, turn=turn)
@@ -98,7 +98,7 @@ async def hold_first_event(
 ) -> tuple[asyncio.Future[Event], Reply | None]:
     """Wait up to :data:`FIRST_EVENT_WAIT` for the first event; an upstream that failed
     at once with an HTTP status is refused with that status (and ``events`` closed)."""
-    from .endpoint import json_reply
+    from ._endpoint import json_reply
 
     first = asyncio.ensure_future(events.__anext__())
     try:
@@ -149,7 +149,7 @@ class EventStream:
     """The frames of one SSE response: pull them (``async for``) or push them (:meth:`send_to`).
 
     Either way it is consumed once. Closing it (``aclose``) closes the source, which
-    cancels the upstream call; the :class:`~rais.chat.Turn` is finished exactly once.
+    cancels the upstream call; the :class:`~rais._chat.Turn` is finished exactly once.
     """
 
     __slots__ = (

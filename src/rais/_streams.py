@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .chat import Usage
-from .events import sse_text
-from .pipeline import rais_events
-from .providers import ProviderConfig, provider_stream
+from ._chat import Usage
+from ._events import sse_text
+from ._pipeline import rais_events
+from ._providers import ProviderConfig, provider_stream
 
 __all__ = ["stream_response", "stream_text"]
 

@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._pipeline import Source
 from ._sse import EventStream
-from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
-from .pipeline import Source
+from ._websocket import serve_websocket
 from .shutdown import end_streams
-from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = [
     "end_streams_on_shutdown",

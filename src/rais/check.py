@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._events import RESERVED_TYPES
 from ._sse_decode import Block, SSEBlockDecoder
-from .events import RESERVED_TYPES
 
 if TYPE_CHECKING:
     import httpx

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
+from ._providers import DEFAULT_MODELS, PROVIDERS
 from .check import add_check_command
-from .providers import DEFAULT_MODELS, PROVIDERS
 
 if TYPE_CHECKING:
     from typing import TypeAlias

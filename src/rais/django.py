@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
-from .pipeline import Source
-from .websocket import WebSocketApp, asgi_websocket_app
+from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._pipeline import Source
+from ._websocket import WebSocketApp, asgi_websocket_app
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_response", "rais_view", "rais_websocket"]
 

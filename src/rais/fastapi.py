@@ -11,14 +11,14 @@ from fastapi.params import Depends
 from starlette.responses import Response
 
 from ._asgi import answer, respond, serve
-from .endpoint import ALL_METHODS, OPENAPI_RESPONSES, ChatEndpoint, Handler
-from .pipeline import Source
-from .request import CHAT_REQUEST_SCHEMA
+from ._endpoint import ALL_METHODS, OPENAPI_RESPONSES, ChatEndpoint, Handler
+from ._pipeline import Source
+from ._request import CHAT_REQUEST_SCHEMA
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_response", "rais_router"]
 

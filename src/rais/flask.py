@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Request, Response, request
 
-from .endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
-from .pipeline import Source
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
+from ._pipeline import Source
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_blueprint", "rais_response"]
 

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar import Request, Response, Router, WebSocket, route, websocket
 
 from ._asgi_reply import ASGIReply
-from .endpoint import ChatEndpoint, Handler, Reply, endpoint_for
-from .pipeline import Source
-from .websocket import ASGIWebSocket, Receive, Send, serve_websocket
+from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._pipeline import Source
+from ._websocket import ASGIWebSocket, Receive, Send, serve_websocket
 
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_response", "rais_router"]
 

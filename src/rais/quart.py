@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from quart import Blueprint, Request, Response, request, websocket
 
-from .endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
-from .pipeline import Source
-from .websocket import serve_websocket
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
+from ._pipeline import Source
+from ._websocket import serve_websocket
 
 if TYPE_CHECKING:
     from quart.wrappers import Websocket
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_blueprint", "rais_response"]
 

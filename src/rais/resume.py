@@ -29,9 +29,9 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from . import shutdown
-from .chat import Turn
-from .events import PING, Event, error_event, sse_frame
-from .stores import (
+from ._chat import Turn
+from ._events import PING, Event, error_event, sse_frame
+from ._stores import (
     DEFAULT_TTL,
     InMemoryStore,
     RedisStore,
@@ -39,7 +39,7 @@ from .stores import (
     StreamStore,
     resume_ttl,
 )
-from .stores.base import watched_until
+from ._stores.base import watched_until
 
 __all__ = [
     "DEFAULT_TTL",

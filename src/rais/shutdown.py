@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .events import Event, error_event
+from ._events import Event, error_event
 
 __all__ = ["SHUTDOWN_MESSAGE", "end_streams", "server_stopping"]
 

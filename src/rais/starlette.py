@@ -11,13 +11,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ._asgi import answer, respond, serve
-from .endpoint import ChatEndpoint, Handler
-from .pipeline import Source
+from ._endpoint import ChatEndpoint, Handler
+from ._pipeline import Source
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .endpoint import EndpointOptions, ResponseOptions
+    from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["RaisEndpoint", "rais_endpoint", "rais_response", "rais_websocket_endpoint"]
 

@@ -372,7 +372,7 @@ async def test_sdk_failure_mid_stream_in_a_handler_is_one_safe_error_event(
     assert received.status == 200
     assert received.types == ["text", "text", "error"]
     message = received.events[-1]["error"]
-    assert message != rais.errors.GENERIC_MESSAGE  # it says what kind of failure it was
+    assert message != rais._errors.GENERIC_MESSAGE  # it says what kind of failure it was
     assert API_KEY not in message
 
 

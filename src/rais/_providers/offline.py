@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 
-from ..chat import Usage
+from .._chat import Usage
 from . import Messages, ProviderConfig, text_of
 
 _WORDS = re.compile(r"\s*\S+")

@@ -18,8 +18,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import redact
-from ..events import Event
+from .._errors import redact
+from .._events import Event
 from .base import StoreUnavailable, read_until, resume_ttl
 
 __all__ = ["RedisStore"]

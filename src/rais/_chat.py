@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import redact
-from .request import RequestError
+from ._errors import redact
+from ._request import RequestError
 from .shutdown import server_stopping
 
 if TYPE_CHECKING:
-    from .endpoint import Headers
+    from ._endpoint import Headers
 
 __all__ = ["Chat", "OnFinish", "Outcome", "StreamResult", "Usage"]
 

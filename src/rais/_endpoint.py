@@ -26,12 +26,11 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias, TypedDict
 
-from ._sse import hold_first_event, sse_headers, sse_reply
-from .bridge import run_sync, stream_sync
-from .chat import Chat, OnFinish, Turn, access_log
-from .pipeline import Source, rais_events
-from .providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
-from .request import (
+from ._bridge import run_sync, stream_sync
+from ._chat import Chat, OnFinish, Turn, access_log
+from ._pipeline import Source, rais_events
+from ._providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
+from ._request import (
     ChatRequest,
     Limits,
     RequestError,
@@ -40,6 +39,7 @@ from .request import (
     read_body,
     read_body_sync,
 )
+from ._sse import hold_first_event, sse_headers, sse_reply
 from .resume import (
     StoreUnavailable,
     StreamStore,

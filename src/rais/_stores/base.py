@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..events import Event
+from .._events import Event
 
 __all__ = [
     "DEFAULT_TTL",
@@ -37,7 +37,7 @@ class StreamStore(Protocol):
     """Append-only event logs, one per stream, that expire ``ttl`` seconds after their last write.
 
     Positions count from 1 within a stream. A store keeps the already-encoded
-    :class:`~rais.events.Event` (type + compact JSON) so the hot path never re-encodes.
+    :class:`~rais._events.Event` (type + compact JSON) so the hot path never re-encodes.
     Every method raises :class:`StoreUnavailable` when the backend cannot be reached.
     """
 

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..chat import Usage
-from ..errors import RaisError
+from .._chat import Usage
+from .._errors import RaisError
 
 __all__ = ["DEFAULT_MODELS", "PROVIDERS", "ProviderConfig", "provider_stream", "resolve_provider"]
 

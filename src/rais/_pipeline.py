@@ -31,10 +31,10 @@ from collections.abc import (
 )
 from typing import Any, TypeAlias, cast
 
+from ._chat import Turn, Usage
 from ._chunks import chunk_item, source_of
-from .chat import Turn, Usage
-from .errors import RaisError, RedactingFilter, as_upstream_error, redacted_traceback, safe_message
-from .events import DONE, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
+from ._errors import RaisError, RedactingFilter, as_upstream_error, redacted_traceback, safe_message
+from ._events import DONE, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
 
 __all__ = ["Item", "Source", "rais_events"]
 

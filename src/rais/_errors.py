@@ -66,7 +66,7 @@ def as_upstream_error(exc: BaseException) -> BaseException:
     package = type(exc).__module__.partition(".")[0]
     if package not in _SDK_PACKAGES:
         return exc
-    from .providers._errors import upstream_error  # only when something failed
+    from ._providers._errors import upstream_error  # only when something failed
 
     if not isinstance(exc, Exception):
         return exc

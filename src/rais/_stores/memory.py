@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from ..events import Event
+from .._events import Event
 from .base import read_until, resume_ttl
 
 __all__ = ["InMemoryStore"]
@@ -54,7 +54,7 @@ class InMemoryStore:
     """Resumable streams for a single worker process (the default for ``resume=True``).
 
     A reconnect must reach the same process; behind a load balancer with several
-    workers use :class:`~rais.stores.redis.RedisStore`. Memory is bounded: at most
+    workers use :class:`~rais._stores.redis.RedisStore`. Memory is bounded: at most
     ``max_streams`` streams (the least recently written are evicted first), the last
     ``max_events`` events per stream, and each stream expires ``ttl`` seconds after
     its last event.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..chat import Usage
+from .._chat import Usage
 from . import (
     Messages,
     ProviderConfig,

@@ -21,14 +21,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import shutdown
-from .chat import Chat, Turn
-from .events import Event, error_event
-from .pipeline import Source, rais_events
-from .request import ChatRequest, RequestError, parse_chat_request
+from ._chat import Chat, Turn
+from ._events import Event, error_event
+from ._pipeline import Source, rais_events
+from ._request import ChatRequest, RequestError, parse_chat_request
 from .shutdown import SHUTDOWN_MESSAGE
 
 if TYPE_CHECKING:
-    from .endpoint import ChatEndpoint
+    from ._endpoint import ChatEndpoint
 
 __all__ = [
     "CLOSE_INVALID_PAYLOAD",

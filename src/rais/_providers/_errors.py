@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UpstreamError
+from .._errors import UpstreamError
 from . import retry_after
 
 _BY_STATUS = {
