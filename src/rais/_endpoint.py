@@ -515,10 +515,11 @@ def _no_loop_here() -> bool:
     return False
 
 
-def _configure_result(configure: Configure, chat: Chat) -> Mapping[str, Any] | None:
-    """Call a sync ``configure``; anything but a :class:`RequestError` is a 500."""
+@contextlib.contextmanager
+def _configure_failures() -> Iterator[None]:
+    """A ``configure`` may refuse with a :class:`RequestError`; anything else is a 500."""
     try:
-        result = configure(chat)
+        yield
     except RequestError:
         raise
     except Exception:
@@ -526,6 +527,12 @@ def _configure_result(configure: Configure, chat: Chat) -> Mapping[str, Any] | N
         raise RequestError(
             500, "The request could not be configured.", kind="internal_error"
         ) from None
+
+
+def _configure_result(configure: Configure, chat: Chat) -> Mapping[str, Any] | None:
+    """Call a sync ``configure`` in this thread."""
+    with _configure_failures():
+        result = configure(chat)
     if inspect.isawaitable(result):  # a sync function that returned a coroutine
         raise RequestError(500, "configure returned an awaitable here.", kind="internal_error")
     return result
@@ -534,7 +541,7 @@ def _configure_result(configure: Configure, chat: Chat) -> Mapping[str, Any] | N
 async def _configure_async(configure: Configure, chat: Chat) -> Mapping[str, Any] | None:
     """Await an async ``configure``; a sync one runs in a worker thread, never blocking the
     event loop (and so it may use a sync ORM, e.g. Django's, from an async server)."""
-    try:
+    with _configure_failures():
         if _is_async(configure):
             return await configure(chat)  # type: ignore[no-any-return, misc]
         loop = asyncio.get_running_loop()
@@ -542,13 +549,6 @@ async def _configure_async(configure: Configure, chat: Chat) -> Mapping[str, Any
         if inspect.isawaitable(result):
             result = await result
         return result  # type: ignore[no-any-return]
-    except RequestError:
-        raise
-    except Exception:
-        logger.exception("configure raised")
-        raise RequestError(
-            500, "The request could not be configured.", kind="internal_error"
-        ) from None
 
 
 def takes_chat(handler: Callable[..., Any]) -> bool:

@@ -35,18 +35,19 @@ async def stream_response(
     ...) pass through to the SDK call. Failures become one ``error`` event; the
     stream always ends with ``done`` or ``error``.
     """
-    config = ProviderConfig(
+    text = stream_text(
+        messages,
         provider=provider,
-        model=model,
         api_key=api_key,
-        base_url=base_url,
-        system=system,
+        model=model,
         max_tokens=max_tokens,
+        system=system,
+        base_url=base_url,
         timeout=timeout,
         max_retries=max_retries,
-        options=options,
+        **options,
     )
-    events = rais_events(provider_stream(messages, config), secrets=(api_key,))
+    events = rais_events(text, secrets=(api_key,))
     try:
         async for event in events:
             yield sse_text(event)

@@ -99,6 +99,21 @@ async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIt
             await aclose()
 
 
+def client_options(config: ProviderConfig, api_key: str) -> dict[str, Any]:
+    """The SDK client's constructor arguments (both SDKs take the same ones)."""
+    options: dict[str, Any] = {"api_key": api_key, "base_url": config.base_url}
+    if config.timeout is not None:
+        options["timeout"] = config.timeout
+    if config.max_retries is not None:
+        options["max_retries"] = config.max_retries
+    return options
+
+
+def client_key(config: ProviderConfig, api_key: str | None) -> tuple[Any, ...]:
+    """What one cached SDK client is for."""
+    return (config.provider, api_key, config.base_url, config.timeout, config.max_retries)
+
+
 def missing_sdk(package: str) -> RaisError:
     return RaisError(
         f"The {package} package is not installed: pip install 'rais[{package}]'", status=500

@@ -10,6 +10,8 @@ from . import (
     Messages,
     ProviderConfig,
     cached_client,
+    client_key,
+    client_options,
     missing_key,
     missing_sdk,
     sdk_options,
@@ -44,16 +46,9 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
     if not api_key:
         raise missing_key("anthropic")
 
-    def make() -> Any:
-        options: dict[str, Any] = {"api_key": api_key, "base_url": config.base_url}
-        if config.timeout is not None:
-            options["timeout"] = config.timeout
-        if config.max_retries is not None:
-            options["max_retries"] = config.max_retries
-        return anthropic.AsyncAnthropic(**options)
-
     client = cached_client(
-        ("anthropic", api_key, config.base_url, config.timeout, config.max_retries), make
+        client_key(config, api_key),
+        lambda: anthropic.AsyncAnthropic(**client_options(config, api_key)),
     )
     system, turns = to_anthropic(messages, config.system)
     request: dict[str, Any] = {

@@ -10,6 +10,8 @@ from . import (
     Messages,
     ProviderConfig,
     cached_client,
+    client_key,
+    client_options,
     missing_key,
     missing_sdk,
     sdk_options,
@@ -39,16 +41,9 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[st
     if not api_key and not config.base_url:
         raise missing_key("openai")
 
-    def make() -> Any:
-        options: dict[str, Any] = {"api_key": api_key or "not-needed", "base_url": config.base_url}
-        if config.timeout is not None:
-            options["timeout"] = config.timeout
-        if config.max_retries is not None:
-            options["max_retries"] = config.max_retries
-        return openai.AsyncOpenAI(**options)
-
     client = cached_client(
-        ("openai", api_key, config.base_url, config.timeout, config.max_retries), make
+        client_key(config, api_key),
+        lambda: openai.AsyncOpenAI(**client_options(config, api_key or "not-needed")),
     )
     options = sdk_options(client.chat.completions.create, config.options)
     if config.usage and "stream_options" not in options:
