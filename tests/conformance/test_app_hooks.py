@@ -192,9 +192,27 @@ def test_upstream_error_mid_stream_is_outcome_error(
     assert record["header"] == f"h-{tag}"
 
 
+def django_before_5() -> bool:
+    import django
+
+    return tuple(django.VERSION[:2]) < (5, 0)
+
+
 def test_client_leaving_is_outcome_disconnected_and_cancels_upstream(
-    server: RunningServer, client: httpx.Client, upstream: FakeUpstream, log: Path
+    server: RunningServer,
+    client: httpx.Client,
+    upstream: FakeUpstream,
+    log: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if server.spec.id == "django-uvicorn" and django_before_5():
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="Django < 5.0 under ASGI never tells a streaming response that the "
+                "client left (Django 5.0 listens for http.disconnect); use 5.0+ or WSGI",
+            )
+        )
     tag = new_tag()
     before = upstream.cancelled
     received = chat(
