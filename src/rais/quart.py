@@ -94,6 +94,8 @@ class QuartWebSocket:
 def to_response(reply: Reply) -> Response:
     if reply.stream is None:
         return Response(reply.body, reply.status, dict(reply.headers))
-    response = Response(reply.stream, reply.status, dict(reply.headers))
+    # aiter(): Quart 0.19 streams only async generators (inspect.isasyncgen) and iterates
+    # anything else synchronously; an EventStream's iterator is its frame generator.
+    response = Response(aiter(reply.stream), reply.status, dict(reply.headers))
     response.timeout = None  # type: ignore[assignment]
     return response
