@@ -22,7 +22,8 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+import types
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import shutdown
@@ -134,6 +135,12 @@ def _failed(exc: BaseException | None) -> asyncio.Future[Event]:
     return failed
 
 
+@types.coroutine
+def _pass_turn() -> Generator[None, None, None]:
+    """Let the loop run once (``asyncio.sleep(0)`` without its two frames)."""
+    yield
+
+
 def _done(event: Event) -> asyncio.Future[Event]:
     done: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
     done.set_result(event)
@@ -155,11 +162,14 @@ class EventStream:
     __slots__ = (
         "_beat",
         "_blocked",
+        "_error",
         "_events",
         "_first",
         "_frames",
         "_idle_since",
         "_loop",
+        "_number",
+        "_ping",
         "_slow_since",
         "_stall",
         "_step",
@@ -198,12 +208,15 @@ class EventStream:
         self._frames: AsyncGenerator[bytes, None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.outcome: Outcome = "disconnected"
+        self._ping = False  #: the timer found the stream idle: send a ping
+        self._number = 0  #: the last event id sent
+        self._error: str | None = None  #: the message of the ``error`` event sent
 
     # -- the two ways to consume it ----------------------------------------------------
 
     def __aiter__(self) -> AsyncGenerator[bytes, None]:
         if self._frames is None:
-            self._frames = self._generate(None)
+            self._frames = self._generate()
         return self._frames
 
     async def send_to(self, write: Callable[[bytes], Awaitable[object]]) -> None:
@@ -212,12 +225,20 @@ class EventStream:
         Writes are timed: a client that stops reading for ``send_timeout`` seconds has
         its stream ended (this task is cancelled out of the blocked write).
         """
-        frames = self._generate(write)
+        loop = self._begin()
         try:
-            async for _ in frames:
-                pass
+            batch = await self._next_batch()
+            while True:
+                chunk = self._frame(batch)
+                began = self._writing = loop.time()
+                await write(chunk)
+                if self._wrote(began, loop):
+                    return
+                batch = await self._next_batch()
+        except BaseException as exc:
+            self._failed(exc)
         finally:
-            await frames.aclose()
+            await self._end()
 
     async def aclose(self) -> None:
         """Close the stream early (the client left): the source is closed, upstream cancelled."""
@@ -229,63 +250,75 @@ class EventStream:
 
     # -- the writer ----------------------------------------------------------------------
 
-    async def _generate(
-        self, write: Callable[[bytes], Awaitable[object]] | None
-    ) -> AsyncGenerator[bytes, None]:
-        """Frames for the pull mode (yielded), or written with ``write`` (push mode)."""
-        loop = self._start()
-        shutdown.register(self, self._shutdown)
-        number = 0
-        error: str | None = None
+    async def _generate(self) -> AsyncGenerator[bytes, None]:
+        """The pull mode: frames yielded to a framework that writes them."""
+        loop = self._begin()
         try:
             batch = await self._next_batch()
             while True:
-                frames = []
-                for event in batch:
-                    if event is HEARTBEAT:
-                        frames.append(PING)
-                        continue
-                    number += 1
-                    frames.append(sse_frame(event, str(number)))  # escapes lone surrogates
-                    if event.terminal:
-                        if event.type == "error":
-                            error = json.loads(event.data)["error"]
-                            if event is self._stop:
-                                self.outcome = "shutdown"
-                        if self.outcome != "shutdown":
-                            self.outcome = "done" if event.type == "done" else "error"
-                        break
-                chunk = frames[0] if len(frames) == 1 else b"".join(frames)
-                self._writing = loop.time()
-                if write is None:
-                    yield chunk
-                else:
-                    await write(chunk)
-                    yield b""  # push mode: the caller only drives the loop
-                began, self._writing = self._writing, None
-                now = self._idle_since = loop.time()
-                if self._stall is not None:  # writes that keep waiting: a client barely reading
-                    if now - began >= self._stall / 8:
-                        self._slow_since = self._slow_since or began
-                    else:
-                        self._slow_since = None
-                if self.outcome != "disconnected":
+                chunk = self._frame(batch)
+                began = self._writing = loop.time()
+                yield chunk
+                if self._wrote(began, loop):
                     return
                 batch = await self._next_batch()
-        except StopAsyncIteration:  # pragma: no cover - rais_events always ends with a terminal
+        except BaseException as exc:
+            self._failed(exc)
+        finally:
+            await self._end()
+
+    def _begin(self) -> asyncio.AbstractEventLoop:
+        shutdown.register(self, self._shutdown)
+        return self._start()
+
+    def _frame(self, batch: list[Event]) -> bytes:
+        """One write's bytes: each event with its ``id:``, pings as comments."""
+        frames = []
+        for event in batch:
+            if event is HEARTBEAT:
+                frames.append(PING)
+                continue
+            self._number += 1
+            frames.append(sse_frame(event, str(self._number)))  # escapes lone surrogates
+            if event.terminal:
+                if event.type == "error":
+                    self._error = json.loads(event.data)["error"]
+                    if event is self._stop:
+                        self.outcome = "shutdown"
+                if self.outcome != "shutdown":
+                    self.outcome = "done" if event.type == "done" else "error"
+                break
+        return frames[0] if len(frames) == 1 else b"".join(frames)
+
+    def _wrote(self, began: float, loop: asyncio.AbstractEventLoop) -> bool:
+        """After a write: time it (for the send timeout); whether the stream has ended."""
+        self._writing = None
+        now = self._idle_since = loop.time()
+        if self._stall is not None:  # writes that keep waiting: a client barely reading
+            if now - began >= self._stall / 8:
+                self._slow_since = self._slow_since or began
+            else:
+                self._slow_since = None
+        return self.outcome != "disconnected"
+
+    def _failed(self, exc: BaseException) -> None:
+        """How the writer's loop ended early: raise unless it was the send timeout's cancel."""
+        if isinstance(exc, StopAsyncIteration):  # pragma: no cover - rais_events ends with one
             self.outcome = "error"
-        except asyncio.CancelledError:
-            if self.outcome != "timeout":
-                raise
+            return
+        if isinstance(exc, asyncio.CancelledError) and self.outcome == "timeout":
             uncancel = getattr(self._writer, "uncancel", None)  # 3.11+: this cancel is ours
             if uncancel is not None:
                 uncancel()
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-            shutdown.unregister(self)
-            await self._close_source()
-            self._finish(error)
+            return
+        raise exc
+
+    async def _end(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        shutdown.unregister(self)
+        await self._close_source()
+        self._finish(self._error)
 
     def _start(self) -> asyncio.AbstractEventLoop:
         """Bind to the writer's loop and task; one timer for heartbeats and send timeouts."""
@@ -319,9 +352,17 @@ class EventStream:
                 continue
             if batch:
                 return batch  # the source is waiting: write what it made now
-            assert self._loop is not None
-            if self._beat is not None and self._loop.time() - self._idle_since >= self._beat:
+            if self._ping:
+                self._ping = False
                 return [HEARTBEAT]
+            if self._blocked is _SOON:  # the per-token path: one pass of the loop, no future
+                self._blocked = None
+                try:
+                    await _pass_turn()
+                except asyncio.CancelledError as cancelled:
+                    self._blocked = _SOON
+                    self._deliver(cancelled)
+                continue
             await self._wait()
 
     def _advance(self) -> Any:
@@ -429,6 +470,7 @@ class EventStream:
                 self._stalled()
                 return
         if self._beat is not None and writing is None and now - self._idle_since >= self._beat:
+            self._ping = True
             _resolve(self._wake)  # the writer sends a ping, then waits again
         delays = [self._stall] if self._stall is not None else []
         if self._beat is not None:
