@@ -7,6 +7,7 @@ closes the source, and so cancels the upstream call).
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar import Request, Response, Router, WebSocket, route, websocket
 
 from ._asgi_reply import ASGIReply
-from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
 from ._pipeline import Source
 from ._websocket import ASGIWebSocket, Receive, Send, serve_websocket
 
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
     from ._endpoint import EndpointOptions, ResponseOptions
 
 __all__ = ["rais_response", "rais_router"]
+
+
+#: Newer Litestar answers CORS preflights in its CORS middleware, so the route can take
+#: OPTIONS too and the core answers a plain one. Older releases (2.3 ...) answer preflights
+#: only in the OPTIONS handler they add to a route that does not take OPTIONS itself.
+def _preflight_in_middleware() -> bool:
+    try:
+        return importlib.util.find_spec("litestar.middleware._internal.cors") is not None
+    except ModuleNotFoundError:  # no litestar.middleware._internal at all
+        return False
+
+
+_METHODS = [m for m in ALL_METHODS if m != "OPTIONS" or _preflight_in_middleware()]
 
 #: Litestar 2.14+ refuses bodies over 10 MB itself; the endpoint's own limits apply instead.
 _NO_BODY_CAP: dict[str, Any] = (
@@ -51,7 +65,7 @@ def rais_router(
 
     @route(
         path,
-        http_method=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],  # ALL_METHODS
+        http_method=cast("Any", _METHODS),
         tags=tags or ["rais"],
         summary="Stream a chat answer (RAIS v1)",
         **_NO_BODY_CAP,
