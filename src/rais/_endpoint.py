@@ -444,6 +444,8 @@ class ChatEndpoint:
         try:
             await store.start(stream_id)  # before any upstream call: fail fast, spend nothing
         except StoreUnavailable:
+            if inspect.iscoroutine(source):  # the handler was never called: nothing to close
+                source.close()
             turn.finish("refused", "The stream store is unavailable.", 503)
             return _store_unavailable()
         events = rais_events(source, secrets=(self.api_key,), turn=turn)
