@@ -72,7 +72,9 @@ def lines(path: Path, tag: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     found = []
-    for line in path.read_text().splitlines():
+    text = path.read_text()
+    # Only whole lines: the server may be appending one while this reads.
+    for line in text[: text.rfind("\n") + 1].splitlines():
         if line.strip():
             record = json.loads(line)
             if record["tag"] == tag:
