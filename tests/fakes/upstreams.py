@@ -600,7 +600,12 @@ class FakeUpstream:
         self.internal_errors.append(f"{context.get('message')}: {exc!r}")
 
     async def _astart(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        # A real API's listen queue, not asyncio's default of 100: when 200 streams connect
+        # at once while this loop is busy, an overflowing queue drops SYNs and the SDK's
+        # 5 s connect timeout fails requests that never reached us.
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, backlog=2048
+        )
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
 
     async def _ashutdown(self) -> None:
