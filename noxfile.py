@@ -3,7 +3,7 @@
 Run ``nox -l`` to list them. The version matrix is what CI runs (scripts/test.sh):
 
     nox -s matrix                          # all cells: Python 3.10 and 3.13 x oldest and newest
-    nox -s "matrix-3.10(cell='oldest')"    # one cell: one venv, the conformance suite once
+    nox -s "matrix-3.10(cell='oldest')"    # one cell: one venv, both test tiers once
 
 A cell is one venv holding the oldest (or newest) supported release of every framework at
 once, so the suite runs once per venv instead of once per framework; a framework whose pins
@@ -84,7 +84,8 @@ FRAMEWORKS: dict[str, dict[str, list[str]]] = {
     "litestar": {
         # 2.1 and 2.2 cannot start on Python 3.12+ (their logging queue_listener), 2.0 also
         # sends two Content-Types on a stream.
-        "oldest": ["litestar==2.3.*", "uvicorn==0.29.*"],
+        # Its test client (the in-process tier) passes httpx's ``app=``, gone in httpx 0.28.
+        "oldest": ["litestar==2.3.*", "uvicorn==0.29.*", "httpx==0.27.*"],
         "newest": ["litestar==2.25.*", "uvicorn==0.54.*"],
         "needs": [],
     },
@@ -172,7 +173,8 @@ def floor_mismatches() -> list[str]:
 
 
 def run_conformance(session: nox.Session, frameworks: list[str], end: str) -> None:
-    """One venv: the suite's needs plus every framework's pins in one resolve, then one run."""
+    """One venv: the suite's needs plus every framework's pins in one resolve, then one run
+    of the in-process tier and the conformance suite."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from tests.servers import SERVERS  # what the suite boots, so nothing is left out
 
@@ -185,7 +187,8 @@ def run_conformance(session: nox.Session, frameworks: list[str], end: str) -> No
     session.install(*SUITE, *wanted)
     pinned = [project(req) for name in frameworks for req in FRAMEWORKS[name][end]]
     session.run("python", "-c", SHOW_VERSIONS, *dict.fromkeys(pinned), silent=False)
-    args = ["-p", "no:cacheprovider", "tests/conformance"]
+    # Both tiers: the framework's own test client in-process, and its server over sockets.
+    args = ["-p", "no:cacheprovider", "tests/inprocess", "tests/conformance"]
     if "fastapi" not in frameworks:  # the seed docs' examples are FastAPI apps
         args.append("--ignore=tests/conformance/test_seed.py")
     env = {"RAIS_FRAMEWORKS": ",".join(frameworks)}

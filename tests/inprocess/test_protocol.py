@@ -156,7 +156,17 @@ async def test_options_is_204_with_allow(
     received = await client.options(HELPER_PATH if view == "rais_response" else "/api/chat")
     assert received.status == 204, received.body
     assert received.body == b""
-    assert received.headers["allow"] == "POST, OPTIONS"
+    if client.name == "litestar" and view == "one-liner" and not _litestar_routes_options():
+        # Older Litestar (2.3) answers OPTIONS itself: that is where it answers preflights.
+        assert {"POST", "OPTIONS"} <= set(received.headers["allow"].split(", "))
+    else:
+        assert received.headers["allow"] == "POST, OPTIONS"
+
+
+def _litestar_routes_options() -> bool:
+    from rais.litestar import _METHODS
+
+    return "OPTIONS" in _METHODS
 
 
 @pytest.mark.parametrize("view", ["one-liner", "rais_response"])
