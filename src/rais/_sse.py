@@ -363,17 +363,7 @@ class EventStream:
         assert self._stop is not None
         return self._stop
 
-    def _interrupt(self) -> bool:
-        """Push mode: cancel the writer out of its wait on the source (the source sees the
-        cancellation, as under a Task); False when it is not waiting there."""
-        if not self._awaiting or self._writer is None:
-            return False
-        self._interrupted = True
-        self._writer.cancel()
-        return True
-
     def _uncancel(self) -> None:
-        """Take back a cancellation of the writer that rais made and handled (3.11+)."""
         self._interrupted = False
         uncancel = getattr(self._writer, "uncancel", None)  # 3.11+
         if uncancel is not None:
@@ -392,7 +382,9 @@ class EventStream:
         except BaseException as exc:  # the client left: the writer ends with this error
             self._writing = None
             self._broken = exc
-            self._interrupt()
+            if self._awaiting and self._writer is not None:  # out of its wait on the source
+                self._interrupted = True
+                self._writer.cancel()
         finally:
             self._pinging = None
 
@@ -463,7 +455,9 @@ class EventStream:
             self.outcome = "error"
             return
         if isinstance(exc, asyncio.CancelledError) and self.outcome == "timeout":
-            self._uncancel()  # this cancel is ours
+            uncancel = getattr(self._writer, "uncancel", None)  # 3.11+: this cancel is ours
+            if uncancel is not None:
+                uncancel()
             return
         raise exc
 
@@ -639,7 +633,7 @@ class EventStream:
         self.outcome = "timeout"
         self._turn.finish("timeout", "The client stopped reading.")
         writer = self._writer
-        if self._write is not None and writer is not None:  # push mode: out of any await
+        if self._frames is None and writer is not None:  # push mode: out of the blocked write
             writer.cancel()
         else:  # pull mode: the framework is blocked in its send; stop the source meanwhile
             assert self._loop is not None
@@ -648,7 +642,10 @@ class EventStream:
     def _shutdown(self, event: Event) -> None:
         if self._stop is None and self.outcome == "disconnected":
             self._stop = event
-            if not self._interrupt():  # pull mode, or push mode between waits
+            if self._awaiting and self._writer is not None:  # push mode, the source idle
+                self._interrupted = True
+                self._writer.cancel()
+            else:
                 _resolve(self._wake)
 
     # -- the end -------------------------------------------------------------------------
