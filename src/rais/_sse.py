@@ -6,16 +6,14 @@ sends ``: ping`` comments while the source is idle, ends the stream on shutdown 
 when the client stops reading, and reports the stream's end once to its
 :class:`~rais._chat.Turn`.
 
-The per-token path has no task of its own, and one loop timer per stream drives
-heartbeats, the send timeout and shutdown. Where rais writes
-(:meth:`EventStream.send_to`: Starlette, FastAPI, Litestar, aiohttp), the writer awaits
-the source natively; a ping goes out from a short task while the source waits, and
-shutdown cancels the wait as a Task cancellation. Where the framework pulls an async
-iterator (Django, Quart, the WSGI bridge), the writer steps the event generator itself,
-the way an asyncio Task steps a coroutine: when the source blocks on a future, it waits
-on that future *or* the timer's signal, and the source stays suspended, untouched,
-meanwhile — so a ping can be yielded to the framework. Either way, events a source
-produces without blocking are framed together and written at once.
+The per-token path has no task of its own. The writer (the framework's response
+task, or the bridge's for WSGI) steps the event generator itself, the way an asyncio
+Task steps a coroutine: when the source blocks on a future, the writer waits on that
+future *or* a heartbeat, shutdown or send-timeout signal, whichever comes first, and
+the source stays suspended, untouched, meanwhile. Events a source produces without
+blocking are framed together and written at once. Frameworks that pull an async
+iterator (Django, Quart, the WSGI bridge) and those that let rais write
+(:meth:`EventStream.send_to`: Starlette, FastAPI, Litestar, aiohttp) share all of it.
 """
 
 from __future__ import annotations
