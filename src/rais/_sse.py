@@ -6,14 +6,16 @@ sends ``: ping`` comments while the source is idle, ends the stream on shutdown 
 when the client stops reading, and reports the stream's end once to its
 :class:`~rais._chat.Turn`.
 
-The per-token path has no task of its own. The writer (the framework's response
-task, or the bridge's for WSGI) steps the event generator itself, the way an asyncio
-Task steps a coroutine: when the source blocks on a future, the writer waits on that
-future *or* a heartbeat, shutdown or send-timeout signal, whichever comes first, and
-the source stays suspended, untouched, meanwhile. Events a source produces without
-blocking are framed together and written at once. Frameworks that pull an async
-iterator (Django, Quart, the WSGI bridge) and those that let rais write
-(:meth:`EventStream.send_to`: Starlette, FastAPI, Litestar, aiohttp) share all of it.
+The per-token path has no task of its own, and one loop timer per stream drives
+heartbeats, the send timeout and shutdown. Where rais writes
+(:meth:`EventStream.send_to`: Starlette, FastAPI, Litestar, aiohttp), the writer awaits
+the source natively; a ping goes out from a short task while the source waits, and
+shutdown cancels the wait as a Task cancellation. Where the framework pulls an async
+iterator (Django, Quart, the WSGI bridge), the writer steps the event generator itself,
+the way an asyncio Task steps a coroutine: when the source blocks on a future, it waits
+on that future *or* the timer's signal, and the source stays suspended, untouched,
+meanwhile — so a ping can be yielded to the framework. Either way, events a source
+produces without blocking are framed together and written at once.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ FIRST_EVENT_WAIT = 0.5
 
 #: Events framed into one write at most (a burst is still written as it comes).
 MAX_BATCH = 64
+
+#: After a lone event (a per-token source), events go out one by one, and the source is
+#: probed for ready events again only after this many.
+PROBE_EVERY = 8
 
 _BLOCKED = object()  # the source is waiting on something
 _SOON = object()  # the source yielded to the loop once (``await asyncio.sleep(0)``)
@@ -141,6 +147,22 @@ def _pass_turn() -> Generator[None, None, None]:
     yield
 
 
+@types.coroutine
+def _resume(step: Any, yielded: Any) -> Generator[Any, None, Event]:
+    """Finish a source step that :meth:`EventStream._probe` left blocked on ``yielded``:
+    the task waits on it, then the step goes on natively (``yield from``). A cancellation
+    that arrives first goes into the step, as a Task would deliver it."""
+    try:
+        yield yielded
+    except BaseException as exc:
+        try:
+            yielded = step.throw(exc)
+        except StopIteration as produced:  # it handled the cancellation with an event
+            return produced.value  # type: ignore[no-any-return]
+        return (yield from _resume(step, yielded))
+    return (yield from step)  # type: ignore[no-any-return]
+
+
 def _done(event: Event) -> asyncio.Future[Event]:
     done: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
     done.set_result(event)
@@ -160,16 +182,20 @@ class EventStream:
     """
 
     __slots__ = (
+        "_awaiting",
         "_beat",
         "_blocked",
+        "_broken",
         "_error",
         "_events",
         "_first",
         "_frames",
         "_idle_since",
+        "_interrupted",
         "_loop",
         "_number",
         "_ping",
+        "_pinging",
         "_slow_since",
         "_stall",
         "_step",
@@ -177,6 +203,7 @@ class EventStream:
         "_timer",
         "_turn",
         "_wake",
+        "_write",
         "_writer",
         "_writing",
         "outcome",
@@ -211,6 +238,13 @@ class EventStream:
         self._ping = False  #: the timer found the stream idle: send a ping
         self._number = 0  #: the last event id sent
         self._error: str | None = None  #: the message of the ``error`` event sent
+        #: Push mode (:meth:`send_to`): its write, whether it awaits the source now, the
+        #: ping task writing meanwhile, and whether shutdown (or a ping) cancelled it.
+        self._write: Callable[[bytes], Awaitable[object]] | None = None
+        self._awaiting = False
+        self._pinging: asyncio.Task[None] | None = None
+        self._interrupted = False
+        self._broken: BaseException | None = None  #: a ping's write failed with this
 
     # -- the two ways to consume it ----------------------------------------------------
 
@@ -222,23 +256,146 @@ class EventStream:
     async def send_to(self, write: Callable[[bytes], Awaitable[object]]) -> None:
         """Write every frame with ``write`` (the transport's send), from this task.
 
-        Writes are timed: a client that stops reading for ``send_timeout`` seconds has
-        its stream ended (this task is cancelled out of the blocked write).
+        Here the writer awaits the source natively (the C Task steps it: the per-token
+        path's cheapest form); pings go out from a short task of their own while the
+        source is idle, shutdown and the send timeout cancel this task (so the source sees
+        a cancellation, as it would under a Task). Events the source has ready at once are
+        still framed into one write: after a lone event the source is probed only every
+        :data:`PROBE_EVERY` events. Writes are timed: a client that stops reading for
+        ``send_timeout`` seconds has its stream ended.
         """
         loop = self._begin()
+        self._write = write
+        events = self._events
+        source: Awaitable[Event] | None = self._first
+        self._first = None
+        skip = 0
         try:
-            batch = await self._next_batch()
             while True:
+                # The next event, awaited natively (shutdown cancels the wait).
+                if self._stop is None:
+                    if source is None:  # the task takes over the probe's waiting step
+                        step, blocked = self._step, self._blocked
+                        self._step = self._blocked = None
+                        source = _resume(step, None if blocked is _SOON else blocked)
+                    self._awaiting = True
+                    try:
+                        event = await source
+                        source = None
+                    except asyncio.CancelledError:
+                        if self._broken is not None:  # a ping found the client gone
+                            self._uncancel()
+                            raise self._broken from None
+                        if self._stop is None:
+                            raise
+                        source = None  # shutdown's cancel: the source has seen it
+                    finally:
+                        self._awaiting = False
+                if self._stop is not None:
+                    event = await self._stopped(source)
+                batch = [event]
+                later = None
+                if skip:
+                    skip -= 1
+                elif not event.terminal:
+                    later = self._probe(batch)
+                    if self._step is not None and len(batch) == 1:
+                        skip = PROBE_EVERY
+                pinging = self._pinging
+                if pinging is not None:  # a ping is being written: never two writes at once
+                    await pinging
+                    if self._broken is not None:
+                        raise self._broken
                 chunk = self._frame(batch)
                 began = self._writing = loop.time()
                 await write(chunk)
                 if self._wrote(began, loop):
                     return
-                batch = await self._next_batch()
+                if later is not None:  # the source failed after the events just written
+                    source = later
+                elif self._step is None:
+                    source = events.__anext__()
+                else:
+                    source = None  # the step the probe left waiting (resumed below)
         except BaseException as exc:
             self._failed(exc)
         finally:
+            pinging = self._pinging
+            if pinging is not None:
+                pinging.cancel()
             await self._end()
+
+    def _probe(self, batch: list[Event]) -> asyncio.Future[Event] | None:
+        """Step the source by hand while it has events ready (appended to ``batch``).
+
+        A step that blocks is kept (``_step``, ``_blocked``): the writer resumes it after
+        its write, and every way out of the writer closes it. Returns a failed future when
+        the source raised after the events already in ``batch``.
+        """
+        events = self._events
+        while len(batch) < MAX_BATCH:
+            step = events.__anext__()
+            try:
+                yielded = step.send(None)
+            except StopIteration as produced:
+                event = produced.value
+                batch.append(event)
+                if event.terminal:
+                    return None
+                continue
+            except BaseException:
+                return _failed(sys.exc_info()[1])
+            self._step, self._blocked = step, _SOON if yielded is None else yielded
+            return None
+        return None
+
+    async def _stopped(self, source: Awaitable[Event] | None) -> Event:
+        """Shutdown: close the source (and what was about to be awaited); the stop event."""
+        if self._interrupted:  # the writer was cancelled for it
+            self._uncancel()
+        if isinstance(source, asyncio.Future):
+            self._first = source  # cancelled by _close_source if still pending
+        elif source is not None:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # not started: an ``__anext__()`` or a ``_resume``
+        await self._close_source()
+        assert self._stop is not None
+        return self._stop
+
+    def _interrupt(self) -> bool:
+        """Push mode: cancel the writer out of its wait on the source (the source sees the
+        cancellation, as under a Task); False when it is not waiting there."""
+        if not self._awaiting or self._writer is None:
+            return False
+        self._interrupted = True
+        self._writer.cancel()
+        return True
+
+    def _uncancel(self) -> int:
+        """Take back a cancellation of the writer that rais made and handled (3.11+); how
+        many other cancellations of it are still pending (the server's, say)."""
+        self._interrupted = False
+        uncancel = getattr(self._writer, "uncancel", None)  # 3.11+
+        return uncancel() if uncancel is not None else 0  # type: ignore[no-any-return]
+
+    async def _send_ping(self) -> None:
+        """A ping while the source is idle (push mode), timed like any write."""
+        loop, write = self._loop, self._write
+        assert loop is not None and write is not None
+        began = self._writing = loop.time()
+        try:
+            await write(PING)
+            self._wrote(began, loop)
+        except asyncio.CancelledError:  # the stream ends, or the writer waiting here is cut:
+            self._writing = None  # it must see this cancellation too, so it goes on up
+            raise
+        except BaseException as exc:  # the client left: the writer ends with this error
+            self._writing = None
+            self._broken = exc
+            self._interrupt()
+        finally:
+            self._pinging = None
 
     async def aclose(self) -> None:
         """Close the stream early (the client left): the source is closed, upstream cancelled."""
@@ -306,10 +463,8 @@ class EventStream:
         if isinstance(exc, StopAsyncIteration):  # pragma: no cover - rais_events ends with one
             self.outcome = "error"
             return
-        if isinstance(exc, asyncio.CancelledError) and self.outcome == "timeout":
-            uncancel = getattr(self._writer, "uncancel", None)  # 3.11+: this cancel is ours
-            if uncancel is not None:
-                uncancel()
+        timeout = isinstance(exc, asyncio.CancelledError) and self.outcome == "timeout"
+        if timeout and not self._uncancel():  # this cancel is ours, nobody else's is pending
             return
         raise exc
 
@@ -470,8 +625,11 @@ class EventStream:
                 self._stalled()
                 return
         if self._beat is not None and writing is None and now - self._idle_since >= self._beat:
-            self._ping = True
-            _resolve(self._wake)  # the writer sends a ping, then waits again
+            if self._write is None:
+                self._ping = True
+                _resolve(self._wake)  # the writer sends a ping, then waits again
+            elif self._awaiting and self._pinging is None:
+                self._pinging = loop.create_task(self._send_ping())
         delays = [self._stall] if self._stall is not None else []
         if self._beat is not None:
             delays.append(max(self._beat - (now - self._idle_since), 0.001))
@@ -482,7 +640,9 @@ class EventStream:
         self.outcome = "timeout"
         self._turn.finish("timeout", "The client stopped reading.")
         writer = self._writer
-        if self._frames is None and writer is not None:  # push mode: out of the blocked write
+        if self._write is not None and writer is not None:  # push mode: out of any await
+            if self._pinging is not None:  # the stalled write may be a ping's, not the writer's
+                self._pinging.cancel()
             writer.cancel()
         else:  # pull mode: the framework is blocked in its send; stop the source meanwhile
             assert self._loop is not None
@@ -491,7 +651,8 @@ class EventStream:
     def _shutdown(self, event: Event) -> None:
         if self._stop is None and self.outcome == "disconnected":
             self._stop = event
-            _resolve(self._wake)
+            if not self._interrupt():  # pull mode, or push mode between waits
+                _resolve(self._wake)
 
     # -- the end -------------------------------------------------------------------------
 
