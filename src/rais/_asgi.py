@@ -54,7 +54,7 @@ class EventStreamResponse(Response):
         self.raw_headers = raw_headers(reply.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_reply(self.reply, receive, send)
+        await send_reply(self.reply, receive, send, self.raw_headers)
 
 
 class StarletteWebSocket:

@@ -23,14 +23,31 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+_ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
+
+
 def raw_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in headers]
+    """ASGI's form of ``headers``. The SSE headers are the same on every stream, so their
+    encoding is made once and shared (~1 KiB less per open stream); the list is fresh,
+    since middleware (CORS, say) appends to it."""
+    key = tuple(headers)
+    encoded = _ENCODED.get(key)
+    if encoded is None:
+        encoded = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+        if len(_ENCODED) < 64:  # a few shapes repeat; bounded, whatever the replies carry
+            _ENCODED[key] = encoded
+    return list(encoded)
 
 
-async def send_reply(reply: Reply, receive: Receive, send: Send) -> None:
-    """Send ``reply``: a JSON body at once, or its event stream as it is produced."""
+async def send_reply(
+    reply: Reply, receive: Receive, send: Send, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Send ``reply``: a JSON body at once, or its event stream as it is produced.
+
+    ``headers`` are the reply's in ASGI form when the framework's response holds them
+    already (and may have had some added: a cookie, say)."""
     start = {"type": "http.response.start", "status": reply.status}
-    start["headers"] = raw_headers(reply.headers)
+    start["headers"] = raw_headers(reply.headers) if headers is None else headers
     stream = reply.stream
     if stream is None:
         await send(start)

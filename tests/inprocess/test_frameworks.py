@@ -1,5 +1,6 @@
 """What only one framework has: Flask's request context in a sync ``configure`` and its
-``call_on_close`` hooks, Django-under-WSGI's refusal of chunked bodies it cannot read."""
+``call_on_close`` hooks, Django-under-WSGI's refusal of chunked bodies it cannot read, the
+Starlette response (FastAPI's too) that a route may add headers to."""
 
 from __future__ import annotations
 
@@ -118,3 +119,52 @@ async def test_django_wsgi_chunked_body_is_411_json(openai_options: dict[str, An
     assert answer.status_code == 411, answer.text
     assert answer.headers["content-type"].startswith("application/json")
     assert answer.json()["error"]["type"] == "length_required"
+
+
+@pytest.mark.parametrize(
+    "framework",
+    [
+        pytest.param("fastapi", marks=only("fastapi")),
+        pytest.param("starlette", marks=only("starlette")),
+    ],
+)
+async def test_headers_added_to_a_rais_response_are_sent(
+    framework: str, openai_options: dict[str, Any]
+) -> None:
+    """A hand-written route may add to the response ``rais_response`` gave it (a request
+    id, a cookie): those reach the client with the SSE headers."""
+    import httpx
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    async def route(request: Request) -> Response:
+        response = await module.rais_response(
+            request, lambda chat: chat.stream(), heartbeat=None, **openai_options
+        )
+        response.headers["X-Request-Id"] = "r-1"
+        response.set_cookie("seen", "1")
+        return response
+
+    if framework == "fastapi":
+        import fastapi
+
+        import rais.fastapi as module
+
+        route.__annotations__["request"] = Request  # this module's annotations are strings
+        app: Any = fastapi.FastAPI()
+        app.post(CHAT_PATH)(route)
+    else:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        import rais.starlette as module  # type: ignore[no-redef]
+
+        app = Starlette(routes=[Route(CHAT_PATH, route, methods=["POST"])])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        answer = await http.post(CHAT_PATH, json=ask("[count:2]"))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/event-stream"
+    assert answer.headers["x-request-id"] == "r-1"
+    assert answer.headers["set-cookie"].startswith("seen=1")
+    assert answer.text.endswith('data: {"type":"done"}\n\n'), answer.text
