@@ -20,12 +20,12 @@ pytestmark = pytest.mark.timeout(60)
 #: A bound for waits that take milliseconds on an idle machine.
 DEADLINE = 20.0
 
+Writer = Callable[[bytes], Awaitable[None]]
+
 SHUTDOWN_EVENT = b'data: {"type":"error","error":"' + shutdown.SHUTDOWN_MESSAGE.encode() + b'"}'
 
 
-async def push(
-    source: object, write: Callable[[bytes], Awaitable[None]], **options: object
-) -> EventStream:
+async def push(source: object, write: Writer, **options: object) -> EventStream:
     reply = await sse_reply(source, **options)  # type: ignore[arg-type]
     assert isinstance(reply.stream, EventStream)
     await reply.stream.send_to(write)
@@ -57,6 +57,31 @@ def frames(*texts: str, end: bytes = b'data: {"type":"done"}\n\n') -> bytes:
         for i, t in enumerate(texts)
     )
     return body + f"id: {len(texts) + 1}\n".encode() + end
+
+
+def stops_reading_at_a_ping(write: Recorder, *, after: bool = False) -> Writer:
+    """A client that stops reading when a ping is written (and, with ``after``, for every
+    write from then on): the write blocks for good."""
+    stalled = False
+
+    async def send(chunk: bytes) -> None:
+        nonlocal stalled
+        stalled = chunk == PING or (after and stalled)
+        if stalled:
+            await asyncio.Event().wait()
+        await write(chunk)
+
+    return send
+
+
+async def cut_by_rais(pushing: Awaitable[EventStream], closed: asyncio.Event) -> EventStream:
+    """The stream, once rais has closed its source by itself (each wait bounded)."""
+    writer = asyncio.ensure_future(pushing)
+    try:
+        await asyncio.wait_for(closed.wait(), DEADLINE)
+        return await asyncio.wait_for(writer, DEADLINE)
+    finally:
+        writer.cancel()
 
 
 async def test_ready_events_share_writes_and_per_token_ones_go_one_by_one() -> None:
@@ -192,18 +217,10 @@ async def test_a_client_that_stops_reading_during_a_ping_is_cut() -> None:
         finally:
             closed.set()
 
-    write = Recorder()
-
-    async def stalls_on_ping(chunk: bytes) -> None:
-        if chunk == PING:
-            await asyncio.Event().wait()  # the client stopped reading
-        await write(chunk)
-
+    send = stops_reading_at_a_ping(Recorder())
     turn = Turn(on_finish=lambda result: finished.append(result.outcome))
-    stream = await asyncio.wait_for(
-        push(thinking(), stalls_on_ping, heartbeat=0.05, send_timeout=0.3, turn=turn), DEADLINE
-    )
-    assert closed.is_set()
+    pushing = push(thinking(), send, heartbeat=0.05, send_timeout=0.3, turn=turn)
+    stream = await cut_by_rais(pushing, closed)
     assert stream.outcome == "timeout"
     assert finished == ["timeout"]
 
@@ -225,24 +242,10 @@ async def test_a_client_that_stops_reading_while_the_writer_waits_for_a_ping_is_
             closed.set()
 
     write = Recorder()
-    stalled = False
-
-    async def stalls_from_the_ping_on(chunk: bytes) -> None:
-        nonlocal stalled
-        stalled = stalled or chunk == PING
-        if stalled:
-            await asyncio.Event().wait()  # the client stopped reading
-        await write(chunk)
-
+    send = stops_reading_at_a_ping(write, after=True)
     turn = Turn(on_finish=lambda result: finished.append(result.outcome))
-    writer = asyncio.ensure_future(
-        push(pauses(), stalls_from_the_ping_on, heartbeat=0.05, send_timeout=0.5, turn=turn)
-    )
-    try:
-        await asyncio.wait_for(closed.wait(), DEADLINE)  # the source is closed by rais
-        stream = await asyncio.wait_for(writer, DEADLINE)
-    finally:
-        writer.cancel()
+    pushing = push(pauses(), send, heartbeat=0.05, send_timeout=0.5, turn=turn)
+    stream = await cut_by_rais(pushing, closed)
     assert stream.outcome == "timeout"
     assert finished == ["timeout"]
     assert write.body.startswith(b'id: 1\ndata: {"type":"text","text":"a"}')
@@ -266,20 +269,8 @@ async def test_a_source_that_handles_the_cancel_of_a_stalled_stream_is_closed_an
             closed.set()
 
     write = Recorder()
-
-    async def stalls_on_ping(chunk: bytes) -> None:
-        if chunk == PING:
-            await asyncio.Event().wait()  # the client stopped reading
-        await write(chunk)
-
-    writer = asyncio.ensure_future(
-        push(stubborn(), stalls_on_ping, heartbeat=0.05, send_timeout=0.3)
-    )
-    try:
-        await asyncio.wait_for(closed.wait(), DEADLINE)
-        stream = await asyncio.wait_for(writer, DEADLINE)
-    finally:
-        writer.cancel()
+    send = stops_reading_at_a_ping(write)
+    stream = await cut_by_rais(push(stubborn(), send, heartbeat=0.05, send_timeout=0.3), closed)
     assert stream.outcome == "timeout"
     assert b"never" not in write.body
 
