@@ -6,6 +6,7 @@ and batching each take a path of their own, tested here against a recording ``wr
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -273,6 +274,37 @@ async def test_a_source_that_handles_the_cancel_of_a_stalled_stream_is_closed_an
     stream = await cut_by_rais(push(stubborn(), send, heartbeat=0.05, send_timeout=0.3), closed)
     assert stream.outcome == "timeout"
     assert b"never" not in write.body
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.uncancel() is new in 3.11")
+async def test_the_send_timeout_does_not_swallow_a_cancel_from_the_server() -> None:
+    """The server cancels the writer just as the send timeout does (its own shutdown, a
+    client gone): rais takes back only its own cancellation, so the server's still ends
+    the task."""
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[str]:
+        try:
+            while True:
+                yield "a"
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    async def never_read(chunk: bytes) -> None:
+        await asyncio.Event().wait()
+
+    writer: asyncio.Future[EventStream] | None = None
+
+    def server_cancels_too(result: object) -> None:  # runs as the send timeout fires
+        assert writer is not None
+        writer.cancel()
+
+    turn = Turn(on_finish=server_cancels_too)
+    writer = asyncio.ensure_future(push(endless(), never_read, send_timeout=0.2, turn=turn))
+    done, _ = await asyncio.wait([writer], timeout=DEADLINE)
+    assert done and writer.cancelled()
+    assert closed.is_set()
 
 
 async def test_a_failure_after_ready_events_comes_after_them() -> None:

@@ -78,11 +78,9 @@ async def send_reply(
                 await body(chunk)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
-        if not left:
+        uncancel = getattr(writer, "uncancel", None)  # 3.11+: take back the listener's cancel
+        if not left or (uncancel is not None and uncancel()):  # ...but not the server's
             raise
-        uncancel = getattr(writer, "uncancel", None)  # 3.11+: this cancel is handled
-        if uncancel is not None:
-            uncancel()
     except OSError:  # ASGI 2.4: send() after the client left
         pass
     finally:
