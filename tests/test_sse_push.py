@@ -161,6 +161,28 @@ async def test_shutdown_while_the_source_waits_ends_it_and_the_writer_goes_on() 
     assert not writer.cancelled()
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.uncancel() is new in 3.11")
+async def test_a_server_cancel_during_shutdown_still_ends_the_writer() -> None:
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await asyncio.sleep(3600)
+            yield "never"
+        finally:
+            closed.set()
+
+    write = Recorder()
+    writer = asyncio.ensure_future(push(endless(), write, heartbeat=15))
+    await asyncio.wait_for(write.wrote.wait(), DEADLINE)
+    assert shutdown.end_streams() >= 1
+    writer.cancel()  # the server's own, at the same moment
+    done, _ = await asyncio.wait([writer], timeout=DEADLINE)
+    assert done and writer.cancelled()
+    assert closed.is_set()
+
+
 async def test_the_writer_task_is_not_left_cancelled_by_shutdown() -> None:
     async def endless() -> AsyncIterator[str]:
         yield "first"

@@ -351,8 +351,7 @@ class EventStream:
 
     async def _stopped(self, source: Awaitable[Event] | None) -> Event:
         """Shutdown: close the source (and what was about to be awaited); the stop event."""
-        if self._interrupted:  # the writer was cancelled for it
-            self._uncancel()
+        others = self._uncancel() if self._interrupted else 0  # the writer was cancelled for it
         if isinstance(source, asyncio.Future):
             self._first = source  # cancelled by _close_source if still pending
         elif source is not None:
@@ -360,6 +359,8 @@ class EventStream:
             if close is not None:
                 close()  # not started: an ``__anext__()`` or a ``_resume``
         await self._close_source()
+        if others:  # the server cancelled the writer as well: that ends it
+            raise asyncio.CancelledError
         assert self._stop is not None
         return self._stop
 
