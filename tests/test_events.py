@@ -202,3 +202,14 @@ def test_sse_text_is_always_valid_utf8_and_round_trips(text: str) -> None:
     frame.encode("utf-8")  # must not raise, even for a lone surrogate
     assert frame.startswith("data: ") and frame.endswith("\n\n")
     assert json.loads(frame[6:-2]) == {"type": "text", "text": text}
+
+
+def test_text_event_is_an_ordinary_event() -> None:
+    """The per-token constructor skips NamedTuple's ``__new__``; what it builds must not differ."""
+    event = text_event('say "hi"\n')
+    assert type(event) is Event
+    assert event == Event("text", '{"type":"text","text":"say \\"hi\\"\\n"}')
+    assert (event.type, event.data) == tuple(event)
+    assert not event.terminal
+    assert event._replace(type="done").terminal
+    assert json.loads(event.data) == {"type": "text", "text": 'say "hi"\n'}

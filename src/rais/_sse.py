@@ -58,6 +58,7 @@ MAX_BATCH = 64
 #: probed for ready events again only after this many.
 PROBE_EVERY = 8
 
+_ENDS = frozenset(("done", "error"))  # ``Event.terminal`` without a property call per event
 _BLOCKED = object()  # the source is waiting on something
 _SOON = object()  # the source yielded to the loop once (``await asyncio.sleep(0)``)
 
@@ -297,7 +298,7 @@ class EventStream:
                 later = None
                 if skip:
                     skip -= 1
-                elif not event.terminal:
+                elif event.type not in _ENDS:
                     later = self._probe(batch)
                     if self._step is not None and len(batch) == 1:
                         skip = PROBE_EVERY
@@ -340,7 +341,7 @@ class EventStream:
             except StopIteration as produced:
                 event = produced.value
                 batch.append(event)
-                if event.terminal:
+                if event.type in _ENDS:
                     return None
                 continue
             except BaseException:
@@ -432,21 +433,27 @@ class EventStream:
     def _frame(self, batch: list[Event]) -> bytes:
         """One write's bytes: each event with its ``id:``, pings as comments."""
         frames = []
+        number = self._number
         for event in batch:
             if event is HEARTBEAT:
                 frames.append(PING)
                 continue
-            self._number += 1
-            frames.append(sse_frame(event, str(self._number)))  # escapes lone surrogates
-            if event.terminal:
-                if event.type == "error":
-                    self._error = json.loads(event.data)["error"]
-                    if event is self._stop:
-                        self.outcome = "shutdown"
-                if self.outcome != "shutdown":
-                    self.outcome = "done" if event.type == "done" else "error"
+            number += 1
+            frames.append(sse_frame(event, str(number)))  # escapes lone surrogates
+            if event.type in _ENDS:
+                self._ended(event)
                 break
+        self._number = number
         return frames[0] if len(frames) == 1 else b"".join(frames)
+
+    def _ended(self, event: Event) -> None:
+        """The terminal event is being written: how the stream ended (and its error)."""
+        if event.type == "error":
+            self._error = json.loads(event.data)["error"]
+            if event is self._stop:
+                self.outcome = "shutdown"
+        if self.outcome != "shutdown":
+            self.outcome = "done" if event.type == "done" else "error"
 
     def _wrote(self, began: float, loop: asyncio.AbstractEventLoop) -> bool:
         """After a write: time it (for the send timeout); whether the stream has ended."""
@@ -503,7 +510,7 @@ class EventStream:
                 return batch
             if event is not _BLOCKED:
                 batch.append(event)
-                if event.terminal or len(batch) >= MAX_BATCH:
+                if event.type in _ENDS or len(batch) >= MAX_BATCH:
                     return batch
                 continue
             if batch:
