@@ -40,6 +40,19 @@ async def test_events_already_produced_go_out_together_with_the_same_bytes() -> 
     assert len(out) < 100, "a fast source is written in batches, not one write per token"
 
 
+async def test_a_burst_of_large_chunks_is_pulled_in_bounded_writes() -> None:
+    big = "x" * 10_000
+
+    async def burst() -> AsyncIterator[str]:
+        for _ in range(60):
+            yield big
+
+    out = await chunks((await sse_reply(burst(), heartbeat=15)).stream)
+    assert b"".join(out).count(big.encode()) == 60
+    assert max(len(chunk) for chunk in out) < 100_000  # 64 KiB, and one more
+    assert len(out) >= 6
+
+
 async def test_a_paced_source_is_still_written_token_by_token() -> None:
     written: list[bytes] = []
     handed: list[asyncio.Event] = []

@@ -104,6 +104,20 @@ async def test_ready_events_share_writes_and_per_token_ones_go_one_by_one() -> N
     assert len(paced.chunks) >= 300, "each per-token event is written when it is made"
 
 
+async def test_a_burst_of_large_chunks_is_cut_into_bounded_writes() -> None:
+    big = "x" * 10_000
+
+    async def burst() -> AsyncIterator[str]:
+        for _ in range(60):
+            yield big
+
+    write = Recorder()
+    await push(burst(), write, heartbeat=15)
+    assert write.body.count(big.encode()) == 60
+    assert max(len(chunk) for chunk in write.chunks) < 100_000  # 64 KiB, and one more
+    assert len(write.chunks) >= 6
+
+
 async def test_a_source_that_turns_into_a_burst_is_batched_again() -> None:
     async def mixed() -> AsyncIterator[str]:
         for i in range(40):  # per token first: the writer stops probing

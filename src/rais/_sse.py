@@ -51,8 +51,11 @@ __all__ = [
 #: once (bad key, 429, unknown model) is answered with its real HTTP status.
 FIRST_EVENT_WAIT = 0.5
 
-#: Events framed into one write at most (a burst is still written as it comes).
-MAX_BATCH = 64
+#: Events framed into one write at most, and the JSON bytes after which a batch is cut
+#: (a burst is still written as it comes; few, large writes are cheaper per event, and the
+#: byte bound keeps one write, and the WSGI bridge's read-ahead, small with big chunks).
+MAX_BATCH = 256
+MAX_BATCH_DATA = 64 * 1024
 
 #: After a lone event (a per-token source), events go out one by one, and the source is
 #: probed for ready events again only after this many.
@@ -334,7 +337,8 @@ class EventStream:
         the source raised after the events already in ``batch``.
         """
         events = self._events
-        while len(batch) < MAX_BATCH:
+        size = 0
+        while len(batch) < MAX_BATCH and size < MAX_BATCH_DATA:
             step = events.__anext__()
             try:
                 yielded = step.send(None)
@@ -343,6 +347,7 @@ class EventStream:
                 batch.append(event)
                 if event.type in _ENDS:
                     return None
+                size += len(event.data)
                 continue
             except BaseException:
                 return _failed(sys.exc_info()[1])
@@ -497,6 +502,7 @@ class EventStream:
         """The events the source has ready, waiting for at least one; ``[HEARTBEAT]`` when
         a ping is due first, ``[stop event]`` on shutdown."""
         batch: list[Event] = []
+        size = 0
         while True:
             if self._stop is not None:
                 await self._close_source()
@@ -510,7 +516,8 @@ class EventStream:
                 return batch
             if event is not _BLOCKED:
                 batch.append(event)
-                if event.type in _ENDS or len(batch) >= MAX_BATCH:
+                size += len(event.data)
+                if event.type in _ENDS or len(batch) >= MAX_BATCH or size >= MAX_BATCH_DATA:
                     return batch
                 continue
             if batch:
