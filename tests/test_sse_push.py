@@ -60,6 +60,16 @@ def frames(*texts: str, end: bytes = b'data: {"type":"done"}\n\n') -> bytes:
     return body + f"id: {len(texts) + 1}\n".encode() + end
 
 
+async def one_then_silence(first: str, closed: asyncio.Event) -> AsyncIterator[str]:
+    """``first``, then a source that waits for good; ``closed`` is set when it is closed."""
+    try:
+        yield first
+        await asyncio.sleep(3600)
+        yield "never"
+    finally:
+        closed.set()
+
+
 def stops_reading_at_a_ping(write: Recorder, *, after: bool = False) -> Writer:
     """A client that stops reading when a ping is written (and, with ``after``, for every
     write from then on): the write blocks for good."""
@@ -156,16 +166,8 @@ async def test_pings_go_out_while_the_source_waits_untouched() -> None:
 async def test_shutdown_while_the_source_waits_ends_it_and_the_writer_goes_on() -> None:
     closed = asyncio.Event()
 
-    async def endless() -> AsyncIterator[str]:
-        try:
-            yield "first"
-            await asyncio.sleep(3600)
-            yield "never"
-        finally:
-            closed.set()
-
     write = Recorder()
-    writer = asyncio.ensure_future(push(endless(), write, heartbeat=15))
+    writer = asyncio.ensure_future(push(one_then_silence("first", closed), write, heartbeat=15))
     await asyncio.wait_for(write.wrote.wait(), DEADLINE)
     assert shutdown.end_streams() >= 1
     stream = await asyncio.wait_for(writer, DEADLINE)
@@ -179,16 +181,8 @@ async def test_shutdown_while_the_source_waits_ends_it_and_the_writer_goes_on() 
 async def test_a_server_cancel_during_shutdown_still_ends_the_writer() -> None:
     closed = asyncio.Event()
 
-    async def endless() -> AsyncIterator[str]:
-        try:
-            yield "first"
-            await asyncio.sleep(3600)
-            yield "never"
-        finally:
-            closed.set()
-
     write = Recorder()
-    writer = asyncio.ensure_future(push(endless(), write, heartbeat=15))
+    writer = asyncio.ensure_future(push(one_then_silence("first", closed), write, heartbeat=15))
     await asyncio.wait_for(write.wrote.wait(), DEADLINE)
     assert shutdown.end_streams() >= 1
     writer.cancel()  # the server's own, at the same moment
@@ -246,17 +240,9 @@ async def test_a_client_that_stops_reading_during_a_ping_is_cut() -> None:
     closed = asyncio.Event()
     finished: list[str] = []
 
-    async def thinking() -> AsyncIterator[str]:
-        try:
-            yield "a"
-            await asyncio.sleep(3600)
-            yield "never"
-        finally:
-            closed.set()
-
     send = stops_reading_at_a_ping(Recorder())
     turn = Turn(on_finish=lambda result: finished.append(result.outcome))
-    pushing = push(thinking(), send, heartbeat=0.05, send_timeout=0.3, turn=turn)
+    pushing = push(one_then_silence("a", closed), send, heartbeat=0.05, send_timeout=0.3, turn=turn)
     stream = await cut_by_rais(pushing, closed)
     assert stream.outcome == "timeout"
     assert finished == ["timeout"]
