@@ -17,6 +17,7 @@ __all__ = [
     "HEARTBEAT",
     "PING",
     "RESERVED_TYPES",
+    "TERMINAL_TYPES",
     "Event",
     "error_event",
     "event_from_dict",
@@ -24,6 +25,9 @@ __all__ = [
     "sse_frame",
     "text_event",
 ]
+
+#: The event types that end a stream (``done``, ``error``): nothing may follow them.
+TERMINAL_TYPES = frozenset({"done", "error"})
 
 #: Types a v1 server must not emit (PROTOCOL.md); sources that yield them are filtered.
 RESERVED_TYPES = frozenset({"metadata", "tool_call", "reasoning", "partial_tool_result"})
@@ -40,7 +44,7 @@ class Event(NamedTuple):
     @property
     def terminal(self) -> bool:
         """``done`` and ``error`` end a stream; nothing may follow them."""
-        return self.type == "done" or self.type == "error"
+        return self.type in TERMINAL_TYPES
 
 
 def rais_event(data: dict[str, Any]) -> str:

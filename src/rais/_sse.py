@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import shutdown
 from ._chat import Outcome, Turn
-from ._events import HEARTBEAT, PING, Event, sse_frame
+from ._events import HEARTBEAT, PING, TERMINAL_TYPES, Event, sse_frame
 from ._pipeline import Source, rais_events
 from .shutdown import SHUTDOWN_MESSAGE
 
@@ -61,7 +61,6 @@ MAX_BATCH_DATA = 64 * 1024
 #: probed for ready events again only after this many.
 PROBE_EVERY = 8
 
-_ENDS = frozenset(("done", "error"))  # ``Event.terminal`` without a property call per event
 _BLOCKED = object()  # the source is waiting on something
 _SOON = object()  # the source yielded to the loop once (``await asyncio.sleep(0)``)
 
@@ -301,7 +300,7 @@ class EventStream:
                 later = None
                 if skip:
                     skip -= 1
-                elif event.type not in _ENDS:
+                elif event.type not in TERMINAL_TYPES:
                     later = self._probe(batch)
                     if self._step is not None and len(batch) == 1:
                         skip = PROBE_EVERY
@@ -345,7 +344,7 @@ class EventStream:
             except StopIteration as produced:
                 event = produced.value
                 batch.append(event)
-                if event.type in _ENDS:
+                if event.type in TERMINAL_TYPES:
                     return None
                 size += len(event.data)
                 continue
@@ -445,7 +444,7 @@ class EventStream:
                 continue
             number += 1
             frames.append(sse_frame(event, str(number)))  # escapes lone surrogates
-            if event.type in _ENDS:
+            if event.type in TERMINAL_TYPES:
                 self._ended(event)
                 break
         self._number = number
@@ -517,7 +516,8 @@ class EventStream:
             if event is not _BLOCKED:
                 batch.append(event)
                 size += len(event.data)
-                if event.type in _ENDS or len(batch) >= MAX_BATCH or size >= MAX_BATCH_DATA:
+                full = len(batch) >= MAX_BATCH or size >= MAX_BATCH_DATA
+                if full or event.type in TERMINAL_TYPES:
                     return batch
                 continue
             if batch:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._events import RESERVED_TYPES
+from ._events import TERMINAL_TYPES as TERMINAL
 from ._sse_decode import Block, SSEBlockDecoder
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ MUST, SHOULD, FULL = "MUST", "SHOULD", "FULL"
 #: Check level -> the compliance level that needs it, in order.
 LEVELS = {MUST: "Core", SHOULD: "Recommended", FULL: "Full"}
 _RANK = {"core": 0, "recommended": 1, "full": 2}
-TERMINAL = frozenset({"done", "error"})
 
 DEFAULT_PROMPT = "Count from 1 to 40, one number per line."
 DEFAULT_LONG_PROMPT = "Write the numbers from one to three hundred in words, comma-separated."

@@ -33,6 +33,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, 
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._events import TERMINAL_TYPES as TERMINAL
 from ._sse_decode import SSEBlockDecoder
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ __all__ = [
     "SSEDecoder",
     "websocket_url",
 ]
-
-TERMINAL = frozenset({"done", "error"})
 
 
 # -- errors -----------------------------------------------------------------------------
