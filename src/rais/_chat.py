@@ -85,6 +85,7 @@ class Chat:
         "headers",
         "log",
         "messages",
+        "protocol",
         "request",
         "settings",
         "state",
@@ -97,8 +98,11 @@ class Chat:
         *,
         request: Any = None,
         headers: Headers | None = None,
+        protocol: str = "rais",
     ) -> None:
         self.messages = messages
+        #: The wire protocol of this request: ``rais``, ``ai-sdk`` or ``ag-ui``.
+        self.protocol = protocol
         self.extra: dict[str, Any] = dict(extra or {})
         self.request = request
         self.headers: Any = headers if headers is not None else {}
@@ -288,7 +292,7 @@ class Turn:
         tokens = usage.completion_tokens if usage is not None else None
         fields = _fields(self.chat.log)
         access_log.info(
-            "%s %s status=%d chunks=%d tokens=%s ttft=%s duration=%.3fs%s",
+            "%s %s status=%d chunks=%d tokens=%s ttft=%s duration=%.3fs protocol=%s%s",
             self.kind,
             outcome,
             status,
@@ -296,6 +300,7 @@ class Turn:
             "-" if tokens is None else tokens,
             "-" if self.first_token is None else f"{self.first_token:.3f}s",
             duration,
+            self.chat.protocol,
             fields,
         )
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeAlias, TypedDict
 
 from ._bridge import run_sync, stream_sync
 from ._chat import Chat, OnFinish, Turn, access_log
+from ._codecs import CODECS, RAIS, ProtocolName, detect, protocol_codec
 from ._pipeline import Source, rais_events
 from ._providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
 from ._request import (
@@ -35,11 +36,11 @@ from ._request import (
     Limits,
     RequestError,
     check_content_length,
-    parse_chat_request,
+    decode_body,
     read_body,
     read_body_sync,
 )
-from ._sse import hold_first_event, sse_headers, sse_reply
+from ._sse import hold_first_event, sse_reply
 from .resume import (
     StoreUnavailable,
     StreamStore,
@@ -108,6 +109,7 @@ class ResponseOptions(TypedDict, total=False):
     timeout: float | None
     max_retries: int | None
     options: dict[str, Any]
+    protocol: ProtocolName
     resume: StreamStore | str | bool | None
     owner: Owner | None
     resume_grace: float | None
@@ -206,6 +208,10 @@ class ChatEndpoint:
     timeout: float | None = None
     max_retries: int | None = field(default_factory=lambda: _env_int("RAIS_MAX_RETRIES"))
     options: dict[str, Any] = field(default_factory=dict)
+    #: The chat UI's wire protocol: ``"rais"`` (RAIS v1, ``useAIChat``), ``"ai-sdk"`` (the
+    #: Vercel AI SDK's ``useChat``), ``"ag-ui"`` (CopilotKit, ``@ag-ui/client``), or
+    #: ``"auto"``: decided per request by its body.
+    protocol: ProtocolName = "rais"
     #: Resumable streams: a store, ``True``/``"memory://"`` or a ``redis://`` URL.
     resume: StreamStore | str | bool | None = field(
         default_factory=lambda: os.environ.get("RAIS_RESUME_URL") or None,
@@ -220,6 +226,7 @@ class ChatEndpoint:
     )
 
     def __post_init__(self) -> None:
+        self.codec = protocol_codec(self.protocol)  # an unknown protocol fails at start-up
         self.store = open_store(self.resume)
         if self.handler is None:
             self.provider = self.provider or "offline"
@@ -358,10 +365,14 @@ class ChatEndpoint:
         if headers.get("last-event-id") is not None:
             return None
         try:
-            parsed = parse_chat_request(body, headers.get("content-type"), self.limits)
+            data = decode_body(body, headers.get("content-type"), self.limits)
+            codec = self.codec or detect(data)
+            parsed = codec.request(data, self.limits)
         except RequestError as exc:
             return error_reply(exc)
-        return Chat(parsed.messages, parsed.extra, request=request, headers=headers)
+        return Chat(
+            parsed.messages, parsed.extra, request=request, headers=headers, protocol=codec.name
+        )
 
     @staticmethod
     def _bare(headers: Headers, request: Any) -> Chat:
@@ -392,6 +403,7 @@ class ChatEndpoint:
             secrets=(self.api_key,),
             turn=turn,
             send_timeout=self.send_timeout,
+            codec=CODECS[chat.protocol],
         )
 
     async def prepare(
@@ -453,8 +465,9 @@ class ChatEndpoint:
         if refused is not None:
             return refused
         start_generation(store, stream_id, first, events, turn, self.resume_grace)
-        stream = tail(store, stream_id, 0, self.heartbeat)
-        return Reply(200, sse_headers(http_version), stream=stream)
+        codec = CODECS[chat.protocol]
+        stream = tail(store, stream_id, 0, self.heartbeat, encoder=codec.encoder(turn))
+        return Reply(200, codec.headers(http_version), stream=stream)
 
     async def resume_reply(
         self, last_event_id: str, chat: Chat | None = None, *, http_version: str | None = "1.1"
@@ -476,7 +489,7 @@ class ChatEndpoint:
             return Reply(204, list(_NO_CONTENT))
         access_log.info("stream resumed after=%d", after)
         stream = tail(self.store, stream_id, after, self.heartbeat, batch)
-        return Reply(200, sse_headers(http_version), stream=stream)
+        return Reply(200, RAIS.headers(http_version), stream=stream)
 
     async def _owner_of(self, chat: Chat | None) -> str | None:
         if self.owner is None or chat is None:

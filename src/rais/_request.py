@@ -16,7 +16,9 @@ __all__ = [
     "ChatRequest",
     "Limits",
     "RequestError",
+    "chat_request",
     "check_content_length",
+    "decode_body",
     "parse_chat_request",
     "read_body",
     "read_body_sync",
@@ -188,6 +190,11 @@ def parse_chat_request(
     ``content_type`` is the request's header: a missing one (``None``) is refused, since
     only JSON media types need a CORS preflight from another origin."""
     limits = limits or Limits()
+    return chat_request(decode_body(body, content_type, limits), limits)
+
+
+def decode_body(body: bytes, content_type: str | None, limits: Limits) -> dict[str, Any]:
+    """The JSON object of a request body, whatever the protocol: size, media type, syntax."""
     if len(body) > limits.max_body_bytes:
         raise _too_large(limits)
     if not _is_json(content_type):
@@ -202,11 +209,15 @@ def parse_chat_request(
         raise RequestError(400, "The request body is not valid JSON.", detail=str(exc)) from None
     if not isinstance(data, dict):
         raise RequestError(422, "The request body must be a JSON object with a 'messages' list.")
+    return data
+
+
+def chat_request(data: dict[str, Any], limits: Limits) -> ChatRequest:
+    """A RAIS v1 body (``{"messages": [{role, content}], ...extra}``) as a :class:`ChatRequest`."""
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(422, "'messages' must be a non-empty list of {role, content} objects.")
-    if len(messages) > limits.max_messages:
-        raise RequestError(413, f"Too many messages: at most {limits.max_messages} are allowed.")
+    check_count(messages, limits)
     clean: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
@@ -222,10 +233,21 @@ def parse_chat_request(
         content = message.get("content")
         if not isinstance(content, str):
             raise RequestError(422, f"{where}.content must be a string.")
-        if len(content) > limits.max_content_chars:
-            raise RequestError(
-                413, f"{where}.content is longer than {limits.max_content_chars} characters."
-            )
+        check_content(content, where, limits)
         clean.append({"role": role, "content": content})
     extra = {key: value for key, value in data.items() if key != "messages"}
     return ChatRequest(messages=clean, extra=extra)
+
+
+def check_count(messages: list[Any], limits: Limits) -> None:
+    """Refuse a conversation with more messages than the limit (every protocol)."""
+    if len(messages) > limits.max_messages:
+        raise RequestError(413, f"Too many messages: at most {limits.max_messages} are allowed.")
+
+
+def check_content(content: str, where: str, limits: Limits) -> None:
+    """Refuse one message's text over the limit (every protocol)."""
+    if len(content) > limits.max_content_chars:
+        raise RequestError(
+            413, f"{where}.content is longer than {limits.max_content_chars} characters."
+        )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import shutdown
 from ._chat import Outcome, Turn
+from ._codecs import RAIS, Codec, Encoder, encode_frames
 from ._events import HEARTBEAT, PING, TERMINAL_TYPES, Event, sse_frame
 from ._pipeline import Source, rais_events
 from .shutdown import SHUTDOWN_MESSAGE
@@ -66,15 +67,8 @@ _SOON = object()  # the source yielded to the loop once (``await asyncio.sleep(0
 
 
 def sse_headers(http_version: str | None) -> list[tuple[str, str]]:
-    """SSE response headers; ``Connection`` is hop-by-hop, so only on HTTP/1.1 over ASGI."""
-    headers = [
-        ("Content-Type", "text/event-stream"),
-        ("Cache-Control", "no-cache"),
-        ("X-Accel-Buffering", "no"),
-    ]
-    if http_version == "1.1":
-        headers.append(("Connection", "keep-alive"))
-    return headers
+    """RAIS v1's SSE response headers (each codec gives its own: :meth:`Codec.headers`)."""
+    return RAIS.headers(http_version)
 
 
 async def sse_reply(
@@ -85,6 +79,7 @@ async def sse_reply(
     secrets: Iterable[str | None] = (),
     turn: Turn | None = None,
     send_timeout: float | None = None,
+    codec: Codec = RAIS,
 ) -> Reply:
     """Start streaming ``source``; a source that fails before its first event gets an HTTP error.
 
@@ -99,8 +94,15 @@ async def sse_reply(
     first, refused = await hold_first_event(events, turn)
     if refused is not None:
         return refused
-    stream = EventStream(first, events, turn, heartbeat=heartbeat, send_timeout=send_timeout)
-    return Reply(200, sse_headers(http_version), stream=stream)
+    stream = EventStream(
+        first,
+        events,
+        turn,
+        heartbeat=heartbeat,
+        send_timeout=send_timeout,
+        encoder=codec.encoder(turn),
+    )
+    return Reply(200, codec.headers(http_version), stream=stream)
 
 
 async def hold_first_event(
@@ -136,6 +138,9 @@ async def hold_first_event(
                 status, {"error": {"type": "upstream_error", "message": message}}, extra
             )
     return first, None
+
+
+_PING_TEXT = PING.decode()
 
 
 def _failed(exc: BaseException | None) -> asyncio.Future[Event]:
@@ -189,6 +194,7 @@ class EventStream:
         "_beat",
         "_blocked",
         "_broken",
+        "_encoder",
         "_error",
         "_events",
         "_first",
@@ -220,8 +226,10 @@ class EventStream:
         *,
         heartbeat: float | None = None,
         send_timeout: float | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
         self._first: asyncio.Future[Event] | None = first
+        self._encoder = encoder  #: the protocol's framing (``None``: RAIS v1, framed here)
         self._events = events
         self._turn = turn
         self._beat = heartbeat if heartbeat and heartbeat > 0 else None
@@ -436,6 +444,8 @@ class EventStream:
 
     def _frame(self, batch: list[Event]) -> bytes:
         """One write's bytes: each event with its ``id:``, pings as comments."""
+        if self._encoder is not None:
+            return self._encoded(batch, self._encoder)
         frames = []
         number = self._number
         for event in batch:
@@ -449,6 +459,19 @@ class EventStream:
                 break
         self._number = number
         return frames[0] if len(frames) == 1 else b"".join(frames)
+
+    def _encoded(self, batch: list[Event], encoder: Encoder) -> bytes:
+        """One write's bytes in another protocol: its encoder's frames, pings as comments."""
+        frames = []
+        for event in batch:
+            if event is HEARTBEAT:
+                frames.append(_PING_TEXT)
+                continue
+            frames.append(encoder.frames(event))
+            if event.type in TERMINAL_TYPES:
+                self._ended(event)
+                break
+        return encode_frames(frames[0] if len(frames) == 1 else "".join(frames))
 
     def _ended(self, event: Event) -> None:
         """The terminal event is being written: how the stream ended (and its error)."""

@@ -30,6 +30,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 from . import shutdown
 from ._chat import Turn
+from ._codecs import Encoder, encode_frames
 from ._events import PING, Event, error_event, sse_frame
 from ._stores import (
     DEFAULT_TTL,
@@ -274,13 +275,21 @@ async def tail(
     after: int,
     heartbeat: float | None,
     first_batch: list[Event] | None = None,
+    encoder: Encoder | None = None,
 ) -> AsyncIterator[bytes]:
     """Frame the stream's events after position ``after`` as SSE, following the live tail.
 
     Idle waits are bounded by ``heartbeat`` (a ``: ping`` comment each time). Ends after
     the terminal event; a stream that expires or a store that fails meanwhile ends
     with one ``error`` event (without an id: it is not part of the stored stream).
+    ``encoder`` frames another protocol's events (without ids); none frames RAIS v1.
     """
+
+    def frame(event: Event, event_id: str | None) -> bytes:
+        if encoder is None:
+            return sse_frame(event, event_id)
+        return encode_frames(encoder.frames(event))
+
     wait = heartbeat if heartbeat and heartbeat > 0 else IDLE_WAIT
     prefix = stream_id + ":"
     batch = first_batch or None  # [] (nothing new yet) means: wait on the store
@@ -311,7 +320,7 @@ async def tail(
                 if stopping:
                     return
                 if batch is None:
-                    yield sse_frame(error_event(_GONE), None)
+                    yield frame(error_event(_GONE), None)
                     return
                 if not batch:
                     if heartbeat and heartbeat > 0:
@@ -323,7 +332,7 @@ async def tail(
             ended = False
             for event in batch:
                 after += 1
-                frames.append(sse_frame(event, prefix + str(after)))
+                frames.append(frame(event, prefix + str(after)))
                 if event.terminal:
                     ended = True
                     break
@@ -332,7 +341,7 @@ async def tail(
                 return
             batch = None
     except StoreUnavailable:
-        yield sse_frame(error_event(_STORE_DOWN), None)
+        yield frame(error_event(_STORE_DOWN), None)
     finally:
         shutdown.unregister(key)
         if stopping:
