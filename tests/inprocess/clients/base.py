@@ -39,9 +39,11 @@ class Response:
     events: list[dict[str, Any]] = field(init=False)
     ids: list[str | None] = field(init=False)
     comments: int = field(init=False)
+    #: Every ``data:`` payload as sent (the AI SDK's ``[DONE]`` included, which is not JSON).
+    data: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.events, self.ids, self.comments = [], [], 0
+        self.events, self.ids, self.comments, self.data = [], [], 0, []
         if self.headers.get("content-type", "").startswith("text/event-stream"):
             decoder = SSEBlockDecoder()
             blocks = decoder.feed(self.body)
@@ -49,6 +51,9 @@ class Response:
             for block in blocks + tail:
                 self.comments += len(block.comments)
                 for data in block.data:
+                    self.data.append(data)
+                    if data == "[DONE]":
+                        continue
                     self.events.append(jsonlib.loads(data))
                     self.ids.append(block.event_id)
 
