@@ -9,6 +9,8 @@ from rais.fastapi import rais_router
 app = FastAPI(title="rais on FastAPI")
 app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
 app.include_router(rais_router(provider="openai", websocket_path="/api/chat/ws"))
+# The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
+app.include_router(rais_router("/api/ui", provider="openai", protocol="auto"))
 
 # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
 app.include_router(

@@ -9,6 +9,8 @@ from rais.flask import rais_blueprint
 app = Flask(__name__)
 CORS(app)
 app.register_blueprint(rais_blueprint(provider="openai"))
+# The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
+app.register_blueprint(rais_blueprint("/api/ui", name="ui", provider="openai", protocol="auto"))
 
 # A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
 app.register_blueprint(

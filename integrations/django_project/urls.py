@@ -5,6 +5,8 @@ from rais.django import rais_view, rais_websocket
 
 urlpatterns = [
     path("api/chat", rais_view(provider="openai")),
+    # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
+    path("api/ui", rais_view(provider="openai", protocol="auto")),
     # A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
     path("api/app", rais_view(**app_hooks.options("app", sync=True))),
     path(

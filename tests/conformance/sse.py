@@ -21,6 +21,8 @@ class Received:
     ids: list[str | None] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
     comments: int = 0
+    #: The AI SDK's end marker (``data: [DONE]``, not JSON) arrived.
+    done_marker: bool = False
 
     @property
     def text(self) -> str:
@@ -36,6 +38,9 @@ class Received:
     def add(self, block: Block) -> None:
         self.comments += len(block.comments)
         for data in block.data:
+            if data == "[DONE]":
+                self.done_marker = True
+                continue
             self.events.append(json.loads(data))
             self.ids.append(block.event_id)
             self.arrivals.append(block.arrival)
