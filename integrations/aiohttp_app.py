@@ -42,7 +42,9 @@ def create_app() -> web.Application:
     app.on_response_prepare.append(cors_headers)
     app.add_subapp("/api/chat", rais_app(provider="openai"))
     # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-    app.router.add_route("*", "/api/ui", rais_handler(provider="openai", protocol="auto"))
+    ui = rais_handler(provider="openai", protocol="auto")
+    app.router.add_route("*", "/api/ui", ui)
+    app.router.add_route("*", "/api/ui/{chat_id}/stream", ui)  # the AI SDK's resume
     # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
     app.router.add_post("/api/app", rais_handler(**app_hooks.options("app")))
     app.router.add_get("/api/app/ws", rais_websocket_handler(**app_hooks.options("app")))

@@ -8,12 +8,14 @@ from starlette.routing import Route, WebSocketRoute
 from integrations import app_hooks
 from rais.starlette import rais_endpoint, rais_websocket_endpoint
 
+ui = rais_endpoint(provider="openai", protocol="auto")
 app = Starlette(
     routes=[
         Route("/api/chat", rais_endpoint(provider="openai")),
         WebSocketRoute("/api/chat/ws", rais_websocket_endpoint(provider="openai")),
         # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-        Route("/api/ui", rais_endpoint(provider="openai", protocol="auto")),
+        Route("/api/ui", ui),
+        Route("/api/ui/{chat_id}/stream", ui.resume),  # the AI SDK's resume
         # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
         Route("/api/app", rais_endpoint(**app_hooks.options("app"))),
         WebSocketRoute("/api/app/ws", rais_websocket_endpoint(**app_hooks.options("app"))),

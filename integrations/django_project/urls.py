@@ -1,12 +1,16 @@
+from typing import Any
+
 from django.urls import path
 
 from integrations import app_hooks
 from rais.django import rais_view, rais_websocket
 
+ui: Any = rais_view(provider="openai", protocol="auto")
 urlpatterns = [
     path("api/chat", rais_view(provider="openai")),
     # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-    path("api/ui", rais_view(provider="openai", protocol="auto")),
+    path("api/ui", ui),
+    path("api/ui/<str:chat_id>/stream", ui.resume),  # the AI SDK's resume
     # A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
     path("api/app", rais_view(**app_hooks.options("app", sync=True))),
     path(

@@ -15,14 +15,16 @@ from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
 from ._pipeline import Source
 
 
-async def answer(endpoint: ChatEndpoint, request: Request) -> Response:
-    """Hand a Starlette (or FastAPI) request to the core and return its reply."""
+async def answer(endpoint: ChatEndpoint, request: Request, chat_id: str | None = None) -> Response:
+    """Hand a Starlette (or FastAPI) request to the core and return its reply; with
+    ``chat_id``, it is the AI SDK's resume request for that chat."""
     reply = await endpoint.handle(
         request.method,
         request.stream(),  # read by the core, bounded while reading
         request.headers,
         request=request,
         http_version=request.scope.get("http_version", "1.1"),
+        chat_id=chat_id,
     )
     return to_response(reply)
 

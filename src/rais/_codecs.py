@@ -18,6 +18,7 @@ AG-UI's client raises with it.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from json import dumps
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -206,7 +207,13 @@ class AiSdkEncoder(Encoder):
     __slots__ = ("_delta", "_open", "_start", "_turn")
 
     def __init__(self, turn: Turn) -> None:
-        message_id = "msg-" + uuid.uuid4().hex
+        # A resumable reply's id follows from its stream's, so that a resume (which replays
+        # from ``start``) rebuilds the same message; it does not reveal the stream id.
+        stream_id = turn.stream_id
+        if stream_id is None:
+            message_id = "msg-" + uuid.uuid4().hex
+        else:
+            message_id = "msg-" + hashlib.sha256(stream_id.encode()).hexdigest()[:32]
         self._turn = turn
         self._start: str | None = 'data: {"type":"start","messageId":"' + message_id + '"}\n\n'
         self._open = False

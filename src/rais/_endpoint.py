@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeAlias, TypedDict
 
 from ._bridge import run_sync, stream_sync
 from ._chat import Chat, OnFinish, Turn, access_log
-from ._codecs import CODECS, RAIS, ProtocolName, detect, protocol_codec
+from ._codecs import AI_SDK, CODECS, RAIS, ProtocolName, detect, protocol_codec
 from ._pipeline import Source, rais_events
 from ._providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
 from ._request import (
@@ -44,10 +44,13 @@ from ._sse import hold_first_event, sse_reply
 from .resume import (
     StoreUnavailable,
     StreamStore,
+    active_stream,
+    chat_key,
     new_stream_id,
     open_store,
     owns_stream,
     parse_event_id,
+    set_active,
     start_generation,
     tail,
 )
@@ -158,6 +161,7 @@ def error_reply(exc: RequestError) -> Reply:
 
 
 _ALLOW = "POST, OPTIONS"
+_ALLOW_RESUME = "GET, OPTIONS"
 
 #: Every method an adapter routes to the core, so the core answers each (405 JSON).
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -257,9 +261,15 @@ class ChatEndpoint:
         *,
         request: Any = None,
         http_version: str | None = "1.1",
+        chat_id: str | None = None,
     ) -> Reply:
         """Answer one HTTP request. ``body`` may be the raw chunks: they are read here,
-        bounded by the limit while reading. ``http_version=None`` means WSGI."""
+        bounded by the limit while reading. ``http_version=None`` means WSGI.
+
+        ``chat_id`` is the path parameter of ``{path}/{chat_id}/stream``, where the same
+        view answers the AI SDK's resume requests (:meth:`chat_resume_reply`)."""
+        if chat_id is not None:
+            return await self.chat_resume_reply(method, chat_id, headers, request, http_version)
         early = self._before_body(method, headers)
         if early is not None:
             return early
@@ -278,12 +288,15 @@ class ChatEndpoint:
         *,
         request: Any = None,
         environ: Mapping[str, Any] | None = None,
+        chat_id: str | None = None,
     ) -> Reply:
         """:meth:`handle` for WSGI views: the body is read in the calling thread (bounded),
         the rest runs on the shared bridge loop. A sync ``configure`` runs in the calling
         thread, so it can use the framework's request context (Flask's ``g``, a login
         extension's ``current_user``). ``environ`` lets the core put a send timeout on
         the client socket (gunicorn exposes it) so a stalled client frees its thread."""
+        if chat_id is not None:
+            return run_sync(self.chat_resume_reply(method, chat_id, headers, request, None))
         early = self._before_body(method, headers, environ=environ)
         if early is not None:
             return early
@@ -455,6 +468,9 @@ class ChatEndpoint:
         turn.kind = "resumable stream"
         try:
             await store.start(stream_id)  # before any upstream call: fail fast, spend nothing
+            chat_id = chat.extra.get("id")
+            if chat.protocol == AI_SDK.name and isinstance(chat_id, str) and chat_id:
+                await set_active(store, chat_key(owner, chat_id), stream_id)
         except StoreUnavailable:
             if inspect.iscoroutine(source):  # the handler was never called: nothing to close
                 source.close()
@@ -491,6 +507,45 @@ class ChatEndpoint:
         stream = tail(self.store, stream_id, after, self.heartbeat, batch)
         return Reply(200, RAIS.headers(http_version), stream=stream)
 
+    async def chat_resume_reply(
+        self,
+        method: str,
+        chat_id: str,
+        headers: Headers,
+        request: Any = None,
+        http_version: str | None = "1.1",
+    ) -> Reply:
+        """The AI SDK's resume, ``GET {api}/{chat_id}/stream``: the chat's reply in progress
+        replayed from its ``start`` then followed live, or 204 when there is none (resume
+        off, no such chat for this owner, or its reply has ended)."""
+        if method == "OPTIONS":
+            return Reply(204, [("Allow", _ALLOW_RESUME)])
+        if method not in ("GET", "HEAD"):
+            return json_reply(
+                405,
+                {"error": {"type": "method_not_allowed", "message": "Resume with GET."}},
+                [("Allow", _ALLOW_RESUME)],
+            )
+        store = self.store
+        if store is None or self.codec not in (None, AI_SDK):
+            return Reply(204, list(_NO_CONTENT))
+        chat = Chat([], request=request, headers=headers, protocol=AI_SDK.name)
+        owner = await self._owner_of(chat)
+        try:
+            stream_id = await active_stream(store, chat_key(owner, chat_id))
+            if stream_id is None or not owns_stream(stream_id, owner):
+                return Reply(204, list(_NO_CONTENT))
+            batch = await store.read(stream_id, 0, 0)
+        except StoreUnavailable:
+            return _store_unavailable()
+        if batch is None or (batch and batch[-1].terminal):  # gone, or already ended
+            return Reply(204, list(_NO_CONTENT))
+        access_log.info("stream resumed chat=%s", chat_id[:64].encode("unicode_escape").decode())
+        turn = Turn(chat)
+        turn.stream_id = stream_id  # the same message id as the reply's first reader saw
+        stream = tail(store, stream_id, 0, self.heartbeat, batch, encoder=AI_SDK.encoder(turn))
+        return Reply(200, AI_SDK.headers(http_version), stream=stream)
+
     async def _owner_of(self, chat: Chat | None) -> str | None:
         if self.owner is None or chat is None:
             return None
@@ -505,6 +560,12 @@ class ChatEndpoint:
             chat = Chat(messages)
             return _call_handler(self.handler, chat if self._handler_takes_chat else messages)
         return provider_stream(messages, self.config)
+
+
+def resume_path(path: str, param: str) -> str:
+    """The AI SDK's resume route beside a chat route: ``{path}/{chat_id}/stream``, in a
+    framework's own syntax for the path parameter (``{chat_id}``, ``<chat_id>``...)."""
+    return path.rstrip("/") + "/" + param + "/stream"
 
 
 def endpoint_for(handler: Handler | Source, options: Mapping[str, Any]) -> ChatEndpoint:

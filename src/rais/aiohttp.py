@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for, resume_path
 from ._pipeline import Source
 from ._sse import EventStream
 from ._websocket import serve_websocket
@@ -54,6 +54,7 @@ def rais_app(
     endpoint = ChatEndpoint(**options)
     app = web.Application()
     app.router.add_route("*", path, _chat(endpoint))
+    app.router.add_route("*", resume_path(path, "{chat_id}"), _chat(endpoint))
     if websocket_path is not None:
         app.router.add_get(websocket_path, _chat_ws(endpoint))
     app.on_shutdown.append(end_streams_on_shutdown)
@@ -62,7 +63,8 @@ def rais_app(
 
 def rais_handler(**options: Unpack[EndpointOptions]) -> View:
     """A handler for ``app.router.add_post(path, ...)`` that answers RAIS chat requests
-    (``add_route("*", path, ...)`` lets the endpoint answer every method)."""
+    (``add_route("*", path, ...)`` lets the endpoint answer every method). Routed at
+    ``{path}/{chat_id}/stream`` too, the same handler answers the AI SDK's resume."""
     return _chat(ChatEndpoint(**options))
 
 
@@ -85,14 +87,23 @@ async def rais_response(
     return await _answer(endpoint_for(handler, options), request)
 
 
+_RESUME_ROUTE = resume_path("", "{chat_id}")
+
+
 def _chat(endpoint: ChatEndpoint) -> View:
     async def chat(request: web.Request) -> web.StreamResponse:
-        return await _answer(endpoint, request)
+        chat_id = None
+        resource = request.match_info.route.resource
+        if resource is not None and resource.canonical.endswith(_RESUME_ROUTE):
+            chat_id = request.match_info["chat_id"]  # the AI SDK's resume route
+        return await _answer(endpoint, request, chat_id)
 
     return chat
 
 
-async def _answer(endpoint: ChatEndpoint, request: web.Request) -> web.StreamResponse:
+async def _answer(
+    endpoint: ChatEndpoint, request: web.Request, chat_id: str | None = None
+) -> web.StreamResponse:
     reply = await endpoint.handle(
         request.method,
         # The raw chunks, read and bounded by the endpoint (request.read() would answer a
@@ -101,6 +112,7 @@ async def _answer(endpoint: ChatEndpoint, request: web.Request) -> web.StreamRes
         request.headers,
         request=request,
         http_version=f"{request.version.major}.{request.version.minor}",
+        chat_id=chat_id,
     )
     return await send_reply(request, reply)
 

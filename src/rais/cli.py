@@ -114,6 +114,18 @@ def add_serve_command(commands: Commands) -> None:
         metavar="URL",
         help="OpenAI-compatible server to call (default: $OPENAI_BASE_URL)",
     )
+    model.add_argument(
+        "--protocol",
+        choices=("auto", "rais", "ai-sdk", "ag-ui"),
+        default="auto",
+        help="the chat UI's wire protocol; auto answers RAIS v1 (useAIChat), the AI SDK's "
+        "useChat and AG-UI clients, each by its request (default: %(default)s)",
+    )
+    model.add_argument(
+        "--resume",
+        metavar="STORE",
+        help="resumable streams: memory:// or a redis:// URL (default: off)",
+    )
     http = parser.add_argument_group("server")
     http.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
@@ -172,6 +184,8 @@ def run_serve(args: argparse.Namespace) -> int:
         system=args.system,
         base_url=choice.base_url,
         allow_origins=origins,
+        protocol=args.protocol,
+        resume=args.resume,
     )
     print_banner(settings, choice, host=args.host, port=args.port, workers=args.workers)
     # Workers are separate processes that import the app by name: hand them the settings.

@@ -34,13 +34,21 @@ View = Callable[..., Awaitable[HttpResponseBase]]
 
 
 def rais_view(**options: Unpack[EndpointOptions]) -> View:
-    """An async Django view answering RAIS chat requests (every method; the core decides)."""
+    """An async Django view answering RAIS chat requests (every method; the core decides).
+
+    Its ``.resume`` view answers the AI SDK's resume requests for the same endpoint:
+    ``path("api/chat/<str:chat_id>/stream", chat.resume)``."""
     endpoint = ChatEndpoint(**options)
 
     async def chat(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return await _answer(endpoint, request)
 
+    async def resume(request: HttpRequest, chat_id: str) -> HttpResponseBase:
+        return await _answer(endpoint, request, str(chat_id))
+
     chat.csrf_exempt = True  # type: ignore[attr-defined]
+    resume.csrf_exempt = True  # type: ignore[attr-defined]
+    chat.resume = resume  # type: ignore[attr-defined]
     return chat
 
 
@@ -51,7 +59,9 @@ async def rais_response(
     return await _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)), request)
 
 
-async def _answer(endpoint: ChatEndpoint, request: HttpRequest) -> HttpResponseBase:
+async def _answer(
+    endpoint: ChatEndpoint, request: HttpRequest, chat_id: str | None = None
+) -> HttpResponseBase:
     scope = getattr(request, "scope", None)  # only ASGI requests carry one
     method = request.method or "GET"
     if scope is not None:
@@ -62,6 +72,7 @@ async def _answer(endpoint: ChatEndpoint, request: HttpRequest) -> HttpResponseB
             request.headers,
             request=request,
             http_version=scope.get("http_version"),
+            chat_id=chat_id,
         )
         return to_response(reply, wsgi=False)
     # Django reads no body without a Content-Length, even where the server de-chunks it
@@ -78,6 +89,7 @@ async def _answer(endpoint: ChatEndpoint, request: HttpRequest) -> HttpResponseB
         request.headers,
         request=request,
         environ=environ,
+        chat_id=chat_id,
     )
     return contextvars.Context().run(to_response, reply, wsgi=True)
 

@@ -11,7 +11,7 @@ from fastapi.params import Depends
 from starlette.responses import Response
 
 from ._asgi import answer, respond, serve
-from ._endpoint import ALL_METHODS, OPENAPI_RESPONSES, ChatEndpoint, Handler
+from ._endpoint import ALL_METHODS, OPENAPI_RESPONSES, ChatEndpoint, Handler, resume_path
 from ._pipeline import Source
 from ._request import CHAT_REQUEST_SCHEMA
 
@@ -33,6 +33,7 @@ def rais_router(
     **options: Unpack[EndpointOptions],
 ) -> APIRouter:
     """An APIRouter serving ``POST {prefix}{path}``; ``dependencies`` run before streaming.
+    ``GET {prefix}{path}/{chat_id}/stream`` is the AI SDK's resume.
 
     Every method reaches the core (GET gets its JSON 405); only POST is in the OpenAPI
     schema. With ``websocket_path`` (e.g. ``"/api/chat/ws"``) it also serves the RAIS
@@ -60,6 +61,23 @@ def rais_router(
     )
     others = [method for method in ALL_METHODS if method != "POST"]
     router.add_api_route(path, chat, methods=others, include_in_schema=False)
+
+    async def chat_resume(request: Request, chat_id: str) -> Response:
+        return await answer(endpoint, request, chat_id=chat_id)
+
+    router.add_api_route(
+        resume_path(path, "{chat_id}"),
+        chat_resume,
+        methods=["GET"],
+        response_class=Response,
+        summary="Resume a chat's reply in progress (the AI SDK's resume)",
+    )
+    router.add_api_route(
+        resume_path(path, "{chat_id}"),
+        chat_resume,
+        methods=[m for m in ALL_METHODS if m != "GET"],
+        include_in_schema=False,
+    )
 
     if websocket_path is not None:
 

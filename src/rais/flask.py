@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Request, Response, request
 
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for, resume_path
 from ._pipeline import Source
 
 if TYPE_CHECKING:
@@ -35,13 +35,20 @@ def rais_blueprint(
     url_prefix: str | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Blueprint:
-    """A blueprint serving ``POST {url_prefix}{path}`` (every method reaches the core)."""
+    """A blueprint serving ``POST {url_prefix}{path}`` (every method reaches the core), and
+    the AI SDK's resume at ``GET {url_prefix}{path}/<chat_id>/stream``."""
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
     @blueprint.route(path, methods=list(ALL_METHODS), provide_automatic_options=False)
     def chat() -> Response:
         return _answer(endpoint)
+
+    @blueprint.route(
+        resume_path(path, "<chat_id>"), methods=list(ALL_METHODS), provide_automatic_options=False
+    )
+    def chat_resume(chat_id: str) -> Response:
+        return _answer(endpoint, chat_id)
 
     return blueprint
 
@@ -54,7 +61,7 @@ def rais_response(handler: Handler | Source, **options: Unpack[ResponseOptions])
     return _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)))
 
 
-def _answer(endpoint: ChatEndpoint) -> Response:
+def _answer(endpoint: ChatEndpoint, chat_id: str | None = None) -> Response:
     current = cast("Request", request._get_current_object())  # type: ignore[attr-defined]
     # A view that already read the body (request.get_json()) left it cached, stream spent.
     cached = getattr(current, "_cached_data", None)
@@ -65,6 +72,7 @@ def _answer(endpoint: ChatEndpoint) -> Response:
         current.headers,
         request=current,
         environ=current.environ,
+        chat_id=chat_id,
     )
     return to_response(reply)
 

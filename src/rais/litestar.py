@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar import Request, Response, Router, WebSocket, route, websocket
 
 from ._asgi_reply import ASGIReply
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for, resume_path
 from ._pipeline import Source
 from ._websocket import ASGIWebSocket, Receive, Send, serve_websocket
 
@@ -56,7 +56,8 @@ def rais_router(
     tags: list[str] | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Router:
-    """A Router serving ``{prefix}{path}``, and the WebSocket at ``websocket_path``.
+    """A Router serving ``{prefix}{path}``, the AI SDK's resume at
+    ``GET {prefix}{path}/{chat_id}/stream``, and the WebSocket at ``websocket_path``.
 
     The route takes every method, so the endpoint answers each one (GET gets its JSON 405
     with ``Allow``); a CORS preflight is still answered by Litestar's ``cors_config``.
@@ -73,7 +74,16 @@ def rais_router(
     async def chat(request: Request[Any, Any, Any]) -> Response[Any]:
         return await _answer(endpoint, request)
 
-    handlers: list[ControllerRouterHandler] = [chat]
+    @route(
+        resume_path(path, "{chat_id:str}"),
+        http_method=cast("Any", _METHODS),
+        tags=tags or ["rais"],
+        summary="Resume a chat's reply in progress (the AI SDK's resume)",
+    )
+    async def chat_resume(request: Request[Any, Any, Any]) -> Response[Any]:
+        return await _answer(endpoint, request, str(request.path_params["chat_id"]))
+
+    handlers: list[ControllerRouterHandler] = [chat, chat_resume]
     if websocket_path is not None:
 
         @websocket(websocket_path)
@@ -98,13 +108,16 @@ async def rais_response(
     return await _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)), request)
 
 
-async def _answer(endpoint: ChatEndpoint, request: Request[Any, Any, Any]) -> Response[Any]:
+async def _answer(
+    endpoint: ChatEndpoint, request: Request[Any, Any, Any], chat_id: str | None = None
+) -> Response[Any]:
     reply = await endpoint.handle(
         request.method,
         request.stream(),  # read by the core chunk by chunk, bounded while reading
         request.headers,
         request=request,
         http_version=request.scope.get("http_version", "1.1"),
+        chat_id=chat_id,
     )
     return to_response(reply)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from quart import Blueprint, Request, Response, request, websocket
 
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for, resume_path
 from ._pipeline import Source
 from ._websocket import serve_websocket
 
@@ -32,13 +32,20 @@ def rais_blueprint(
     websocket_path: str | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Blueprint:
-    """A blueprint serving ``POST {url_prefix}{path}``, and the WebSocket at ``websocket_path``."""
+    """A blueprint serving ``POST {url_prefix}{path}``, the AI SDK's resume at
+    ``GET {url_prefix}{path}/<chat_id>/stream``, and the WebSocket at ``websocket_path``."""
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
     @blueprint.route(path, methods=list(ALL_METHODS), provide_automatic_options=False)
     async def chat() -> Response:
         return await _answer(endpoint)
+
+    @blueprint.route(
+        resume_path(path, "<chat_id>"), methods=list(ALL_METHODS), provide_automatic_options=False
+    )
+    async def chat_resume(chat_id: str) -> Response:
+        return await _answer(endpoint, chat_id)
 
     if websocket_path is not None:
 
@@ -60,7 +67,7 @@ async def rais_response(handler: Handler | Source, **options: Unpack[ResponseOpt
     return await _answer(endpoint_for(handler, cast("Mapping[str, Any]", options)))
 
 
-async def _answer(endpoint: ChatEndpoint) -> Response:
+async def _answer(endpoint: ChatEndpoint, chat_id: str | None = None) -> Response:
     current = cast("Request", request._get_current_object())  # type: ignore[attr-defined]
     reply = await endpoint.handle(
         current.method,
@@ -68,6 +75,7 @@ async def _answer(endpoint: ChatEndpoint) -> Response:
         current.headers,
         request=current,
         http_version=current.http_version,
+        chat_id=chat_id,
     )
     return to_response(reply)
 

@@ -269,6 +269,25 @@ async def _drive(
         turn.finish(outcome, error)  # type: ignore[arg-type]
 
 
+def chat_key(owner: str | None, chat_id: str) -> str:
+    """Where a chat's active stream is recorded: per owner, so that one user's chat id
+    (chosen by the client) can never name another user's reply."""
+    return hashlib.sha256(f"{owner or ''}\0{chat_id}".encode()).hexdigest()
+
+
+async def set_active(store: StreamStore, key: str, stream_id: str) -> None:
+    """Record ``stream_id`` as chat ``key``'s reply in progress, if the store can."""
+    method = getattr(store, "set_active", None)
+    if method is not None:
+        await method(key, stream_id)
+
+
+async def active_stream(store: StreamStore, key: str) -> str | None:
+    """The reply in progress of chat ``key`` (``None``: none, or the store cannot say)."""
+    method = getattr(store, "active", None)
+    return None if method is None else await method(key)  # type: ignore[no-any-return]
+
+
 async def tail(
     store: StreamStore,
     stream_id: str,

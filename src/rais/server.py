@@ -22,6 +22,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ._codecs import ProtocolName
+from ._endpoint import resume_path
 from .starlette import rais_endpoint
 
 __all__ = ["STATIC_DIR", "ServeSettings", "create_app", "create_app_from_env"]
@@ -43,6 +45,11 @@ class ServeSettings:
     base_url: str | None = None
     allow_origins: Sequence[str] = field(default_factory=lambda: ("*",))
     path: str = "/api/chat"
+    #: ``auto``: one URL answers ``useAIChat`` (RAIS v1), ``useChat`` and AG-UI clients.
+    protocol: ProtocolName = "auto"
+    #: Resumable streams (``True``/``"memory://"`` or a ``redis://`` URL), for the AI SDK's
+    #: resume and RAIS reconnects; off by default.
+    resume: str | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -64,6 +71,8 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         model=settings.model,
         system=settings.system,
         base_url=settings.base_url,
+        protocol=settings.protocol,
+        resume=settings.resume,
     )
     page = _render_page(settings)
 
@@ -74,6 +83,7 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         routes=[
             Route("/", index, methods=["GET", "HEAD"]),
             Route(settings.path, chat, methods=["POST", "OPTIONS"]),
+            Route(resume_path(settings.path, "{chat_id}"), chat.resume, methods=["GET", "OPTIONS"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -19,18 +19,41 @@ if TYPE_CHECKING:
 
     from ._endpoint import EndpointOptions, ResponseOptions
 
-__all__ = ["RaisEndpoint", "rais_endpoint", "rais_response", "rais_websocket_endpoint"]
+__all__ = [
+    "RaisEndpoint",
+    "ResumeEndpoint",
+    "rais_endpoint",
+    "rais_response",
+    "rais_websocket_endpoint",
+]
 
 
 class RaisEndpoint:
     """An ASGI endpoint: ``Route`` gives it every method, so the core answers each one
-    (GET gets the core's JSON 405 with ``Allow``, not Starlette's plain-text one)."""
+    (GET gets the core's JSON 405 with ``Allow``, not Starlette's plain-text one).
+
+    ``.resume`` answers the AI SDK's resume requests for the same endpoint:
+    ``Route("/api/chat/{chat_id}/stream", chat.resume)``."""
+
+    def __init__(self, endpoint: ChatEndpoint) -> None:
+        self.endpoint = endpoint
+        self.resume = ResumeEndpoint(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await answer(self.endpoint, Request(scope, receive))
+        await response(scope, receive, send)
+
+
+class ResumeEndpoint:
+    """``GET {path}/{chat_id}/stream``: the chat's reply in progress (the AI SDK's resume)."""
 
     def __init__(self, endpoint: ChatEndpoint) -> None:
         self.endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await answer(self.endpoint, Request(scope, receive))
+        request = Request(scope, receive)
+        chat_id = str(request.path_params.get("chat_id", ""))
+        response = await answer(self.endpoint, request, chat_id=chat_id)
         await response(scope, receive, send)
 
 

@@ -246,3 +246,49 @@ def test_redis_down_fails_cleanly(
     # Back up: the same processes serve resumable streams again.
     again = chat(client, second.url, "[count:2]")
     assert again.types == ["text", "text", "done"]
+
+
+def test_ai_sdk_resume_on_another_process(
+    pair: tuple[RunningServer, RunningServer], client: httpx.Client, upstream: FakeUpstream
+) -> None:
+    """The AI SDK's resume (``GET {api}/{chatId}/stream``) of a reply dropped on one process,
+    on the other: the reply from its ``start`` (the same message id), then live to its end."""
+    first, second = pair
+    ui_body = {
+        "id": "chat-resume-" + str(time.monotonic_ns()),
+        "trigger": "submit-message",
+        "messages": [
+            {
+                "id": "m",
+                "role": "user",
+                "parts": [{"type": "text", "text": "[count:60][delay:0.05]"}],
+            }
+        ],
+    }
+    resume_url = f"{second.base_url}/api/ui/{ui_body['id']}/stream"
+    before = chat(client, first.base_url + "/api/ui", body=ui_body, max_events=6)
+    assert before.status == 200, before.raw
+    assert before.events[0]["type"] == "start"
+    after = chat_get(client, resume_url)
+    assert after.status == 200, (after.raw, first.log()[-2000:], second.log()[-2000:])
+    assert after.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert after.events[0] == before.events[0]  # the same message id: the same message
+    deltas = [e["delta"] for e in after.events if e["type"] == "text-delta"]
+    assert "".join(deltas) == "".join(f"t{i} " for i in range(60))
+    assert after.events[-1]["type"] == "finish" and after.done_marker
+    # The reply has ended: nothing to resume, on either process.
+    assert client.get(resume_url).status_code == 204
+    assert client.get(f"{first.base_url}/api/ui/{ui_body['id']}/stream").status_code == 204
+    assert client.get(f"{first.base_url}/api/ui/never-seen/stream").status_code == 204
+
+
+def chat_get(client: httpx.Client, url: str) -> Received:
+    """GET a stream to its end, as the AI SDK's ``reconnectToStream`` reads it."""
+    with client.stream("GET", url) as response:
+        received = Received(response.status_code, response.headers)
+        decoder = SSEBlockDecoder()
+        for chunk in response.iter_raw():
+            received.raw += chunk
+            for block in decoder.feed(chunk):
+                received.add(block)
+    return received

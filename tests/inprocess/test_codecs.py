@@ -9,6 +9,7 @@ tests/test_js_clients.py.)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -340,3 +341,58 @@ def test_unknown_protocol_fails_at_start_up() -> None:
 
     with pytest.raises(ValueError, match="protocol must be one of"):
         ChatEndpoint(protocol="graphql")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the AI SDK's resume
+
+
+def user_of(chat: Any) -> str | None:
+    user = chat.headers.get("x-user")
+    return None if user is None else str(user)
+
+
+async def test_ai_sdk_resume_replays_the_reply_in_progress_for_its_owner(
+    make_client: MakeClient, upstream: Any, client_class: type[Client]
+) -> None:
+    """``GET {api}/{chatId}/stream`` while a reply is generated: the reply from its ``start``
+    (the same message id) then live to its end; afterwards, and for anyone else, 204."""
+    if client_class.name == "litestar":
+        pytest.skip(
+            "Litestar's AsyncTestClient answers one request at a time, so no resume can run "
+            "beside its reply; tests/conformance/test_resume.py resumes on Litestar over "
+            "real sockets"
+        )
+    client = await make_client(protocol="ai-sdk", resume=True, owner=user_of)
+    ada = {"X-User": "ada"}
+    body = ui_request(unique("[count:40][delay:0.02]"))
+    resume_path = f"/api/chat/{body['id']}/stream"
+    posting = asyncio.ensure_future(client.post(json=body, headers=ada))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    resumed = await client.get(resume_path, headers=ada)
+    while resumed.status == 204 and not posting.done():  # not started yet: ask again
+        assert loop.time() < deadline, "the reply never became resumable"
+        await asyncio.sleep(0.02)
+        resumed = await client.get(resume_path, headers=ada)
+    first = await posting
+    chunks = ai_sdk_chunks(first)
+    assert ai_sdk_text(chunks) == "".join(f"t{i} " for i in range(40))
+    assert resumed.status == 200, "the reply ended before it could be resumed"
+    again = ai_sdk_chunks(resumed)
+    assert again[0] == chunks[0]  # the same start: the client rebuilds the same message
+    assert ai_sdk_text(again) == ai_sdk_text(chunks)
+    assert again[-1]["type"] == "finish"
+    paid = len(upstream.requests)
+    for headers in (ada, {"X-User": "eve"}, {}):  # ended; another owner; nobody
+        gone = await client.get(resume_path, headers=headers)
+        assert gone.status == 204, (headers, gone.body)
+    unknown = await client.get("/api/chat/no-such-chat/stream", headers=ada)
+    assert unknown.status == 204
+    assert len(upstream.requests) == paid  # a resume is never a second paid answer
+    refused = await client.post(resume_path, json=body, headers=ada)
+    assert refused.status == 405 and refused.headers["allow"] == "GET, OPTIONS"
+
+
+async def test_ai_sdk_resume_without_a_store_is_204(make_client: MakeClient) -> None:
+    client = await make_client(protocol="ai-sdk")
+    assert (await client.get("/api/chat/some-chat/stream")).status == 204

@@ -68,6 +68,8 @@ class InMemoryStore:
         self.max_events = max_events
         # Ordered by last write, so expired streams are always at the front.
         self._logs: OrderedDict[str, _Log] = OrderedDict()
+        #: A chat's active stream (the AI SDK's resume): key -> (stream id, expiry).
+        self._active: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()  # a store may be shared by the bridge loop and another
 
     async def start(self, stream_id: str) -> None:
@@ -123,6 +125,25 @@ class InMemoryStore:
                     log.waiters.remove(waiter)  # still there if the wait timed out
             waited = True
 
+    async def set_active(self, key: str, stream_id: str) -> None:
+        """Remember ``stream_id`` as the chat ``key``'s reply in progress (for ``ttl``)."""
+        now = time.monotonic()
+        with self._lock:
+            self._active.pop(key, None)
+            self._active[key] = (stream_id, now + self.ttl)
+            while self._active and (
+                len(self._active) > self.max_streams or next(iter(self._active.values()))[1] <= now
+            ):
+                self._active.popitem(last=False)
+
+    async def active(self, key: str) -> str | None:
+        """The stream last set active for the chat ``key``, unless it has expired."""
+        with self._lock:
+            found = self._active.get(key)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
     async def watched_until(self, stream_id: str) -> float | None:
         with self._lock:
             log = self._logs.get(stream_id)
@@ -133,6 +154,7 @@ class InMemoryStore:
             for log in self._logs.values():
                 log.wake()
             self._logs.clear()
+            self._active.clear()
 
     def _live(self, stream_id: str, now: float) -> _Log | None:
         log = self._logs.get(stream_id)

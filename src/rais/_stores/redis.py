@@ -118,6 +118,19 @@ class RedisStore:
             return None
         return []
 
+    async def set_active(self, key: str, stream_id: str) -> None:
+        """Remember ``stream_id`` as the chat ``key``'s reply in progress (for ``ttl``)."""
+        client, _ = self._pair()
+        async with _available("start"):
+            await client.set(self.prefix + "active:" + key, stream_id, px=self._ttl_ms)
+
+    async def active(self, key: str) -> str | None:
+        """The stream last set active for the chat ``key``, unless it has expired."""
+        client, _ = self._pair()
+        async with _available("read"):
+            value = await client.get(self.prefix + "active:" + key)
+        return None if value is None else str(value)
+
     async def watched_until(self, stream_id: str) -> float | None:
         client, _ = self._pair()
         async with _available("read"):

@@ -47,8 +47,10 @@ def _route(options: dict[str, Any]) -> None:
     async def helper(request: HttpRequest) -> HttpResponseBase:
         return await rais.django.rais_response(request, handler, **helper_options)
 
+    chat: Any = rais.django.rais_view(**options)
     django_urls.urlpatterns[:] = [
-        path(CHAT_PATH.lstrip("/"), rais.django.rais_view(**options)),
+        path(CHAT_PATH.lstrip("/"), chat),
+        path(CHAT_PATH.lstrip("/") + "/<str:chat_id>/stream", chat.resume),
         path(HELPER_PATH.lstrip("/"), helper),
     ]
     clear_url_caches()

@@ -48,9 +48,11 @@ class StarletteClient(ASGIClient):
         async def helper(request: Request) -> Any:
             return await rais.starlette.rais_response(request, handler, **options)
 
+        chat = rais.starlette.rais_endpoint(**self.endpoint_options)
         return Starlette(
             routes=[
-                Route(CHAT_PATH, rais.starlette.rais_endpoint(**self.endpoint_options)),
+                Route(CHAT_PATH, chat),
+                Route(CHAT_PATH + "/{chat_id}/stream", chat.resume),
                 Route(HELPER_PATH, helper, methods=METHODS),
             ]
         )
