@@ -45,6 +45,9 @@ def create_app() -> web.Application:
     ui = rais_handler(provider="openai", protocol="auto")
     app.router.add_route("*", "/api/ui", ui)
     app.router.add_route("*", "/api/ui/{chat_id}/stream", ui)  # the AI SDK's resume
+    ui_resumable = rais_handler(provider="openai", protocol="auto", resume="memory://")
+    app.router.add_route("*", "/api/ui-resumable", ui_resumable)
+    app.router.add_route("*", "/api/ui-resumable/{chat_id}/stream", ui_resumable)
     # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
     app.router.add_post("/api/app", rais_handler(**app_hooks.options("app")))
     app.router.add_get("/api/app/ws", rais_websocket_handler(**app_hooks.options("app")))

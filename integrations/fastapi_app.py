@@ -11,6 +11,9 @@ app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], all
 app.include_router(rais_router(provider="openai", websocket_path="/api/chat/ws"))
 # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
 app.include_router(rais_router("/api/ui", provider="openai", protocol="auto"))
+app.include_router(
+    rais_router("/api/ui-resumable", provider="openai", protocol="auto", resume="memory://")
+)
 
 # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
 app.include_router(

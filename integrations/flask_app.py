@@ -11,6 +11,15 @@ CORS(app)
 app.register_blueprint(rais_blueprint(provider="openai"))
 # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
 app.register_blueprint(rais_blueprint("/api/ui", name="ui", provider="openai", protocol="auto"))
+app.register_blueprint(
+    rais_blueprint(
+        "/api/ui-resumable",
+        name="ui_resumable",
+        provider="openai",
+        protocol="auto",
+        resume="memory://",
+    )
+)
 
 # A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
 app.register_blueprint(

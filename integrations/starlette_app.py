@@ -9,6 +9,7 @@ from integrations import app_hooks
 from rais.starlette import rais_endpoint, rais_websocket_endpoint
 
 ui = rais_endpoint(provider="openai", protocol="auto")
+ui_resumable = rais_endpoint(provider="openai", protocol="auto", resume="memory://")
 app = Starlette(
     routes=[
         Route("/api/chat", rais_endpoint(provider="openai")),
@@ -16,6 +17,8 @@ app = Starlette(
         # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
         Route("/api/ui", ui),
         Route("/api/ui/{chat_id}/stream", ui.resume),  # the AI SDK's resume
+        Route("/api/ui-resumable", ui_resumable),
+        Route("/api/ui-resumable/{chat_id}/stream", ui_resumable.resume),
         # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
         Route("/api/app", rais_endpoint(**app_hooks.options("app"))),
         WebSocketRoute("/api/app/ws", rais_websocket_endpoint(**app_hooks.options("app"))),

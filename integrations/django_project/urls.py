@@ -6,11 +6,14 @@ from integrations import app_hooks
 from rais.django import rais_view, rais_websocket
 
 ui: Any = rais_view(provider="openai", protocol="auto")
+ui_resumable: Any = rais_view(provider="openai", protocol="auto", resume="memory://")
 urlpatterns = [
     path("api/chat", rais_view(provider="openai")),
     # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
     path("api/ui", ui),
     path("api/ui/<str:chat_id>/stream", ui.resume),  # the AI SDK's resume
+    path("api/ui-resumable", ui_resumable),
+    path("api/ui-resumable/<str:chat_id>/stream", ui_resumable.resume),
     # A real app's endpoints (handler, configure, owner, a sync on_finish): see app_hooks.
     path("api/app", rais_view(**app_hooks.options("app", sync=True))),
     path(

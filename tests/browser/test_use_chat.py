@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,9 +18,13 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page
 
+from tests.browser.conftest import SERVER_ENV
 from tests.fakes.upstreams import FakeUpstream
 from tests.js_clients import build_usechat_page
-from tests.servers import RunningServer
+from tests.redis_server import RedisServer, redis_server
+from tests.servers import SERVERS_BY_ID, RunningServer, start_server
+
+__all__ = ["redis_server"]  # the session fixture, used below
 
 #: A bound for what takes a second on an idle machine.
 DEADLINE_MS = 20_000
@@ -118,3 +123,77 @@ def test_use_chat_shows_errors_mid_stream_and_refusals(
     send(page, "[fault:429] refused")
     assert wait_status(page, "ready", "error") == "error"
     assert "upstream_error" in page.inner_text("#error")
+
+
+def test_use_chat_resumes_after_a_reload(
+    page: Page, site: str, adapter: RunningServer, upstream: FakeUpstream
+) -> None:
+    """``useChat({resume: true})``: a reload mid-answer GETs ``{api}/{chatId}/stream`` and the
+    hook rebuilds the reply from its start, then follows it live to its end (memory store)."""
+    chat_id = "chat-" + uuid.uuid4().hex[:8]
+    api = quote(adapter.base_url + "/api/ui-resumable", safe="")
+    url = f"{site}/index.html?api={api}&chat={chat_id}&resume=1"
+    page.goto(url)
+    page.wait_for_selector("#input")
+    completed = upstream.completed
+    send(page, "[count:40][delay:0.05] a long answer to resume")
+    page.wait_for_function(
+        "window.__chat.messages.at(-1).parts.some(p => p.text && p.text.includes('t3 '))",
+        timeout=DEADLINE_MS,
+    )
+    page.reload()  # the answer goes on on the server meanwhile
+    page.wait_for_selector("#input")
+    page.wait_for_function(
+        "window.__chat.messages.some(m => m.role === 'assistant')", timeout=DEADLINE_MS
+    )
+    assert wait_status(page, "ready", "error") == "ready", page.evaluate("window.__chat")
+    assert answer(page) == "".join(f"t{i} " for i in range(40))
+    assert upstream.wait_completed(completed + 1, timeout=20.0)
+    assert upstream.completed == completed + 1  # one paid answer, read twice
+    # Once it has ended, a reload finds nothing to resume: 204, and no message appears.
+    with page.expect_response(lambda r: r.url.endswith(f"/{chat_id}/stream")) as resumed:
+        page.reload()
+    assert resumed.value.status == 204
+    page.wait_for_function("window.__chat && window.__chat.status === 'ready'")
+    assert page.evaluate("window.__chat.messages.length") == 0
+
+
+@pytest.fixture(scope="module")
+def redis_pair(
+    upstream: FakeUpstream, redis_server: RedisServer
+) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Two FastAPI processes sharing one Redis store, like two machines behind a balancer."""
+    env = {**SERVER_ENV, "OPENAI_BASE_URL": upstream.base_url, "RAIS_RESUME_URL": redis_server.url}
+    spec = SERVERS_BY_ID["fastapi-uvicorn"]
+    servers = [start_server(spec, env), start_server(spec, env)]
+    try:
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_use_chat_resumes_on_another_process_through_redis(
+    page: Page, site: str, redis_pair: tuple[RunningServer, RunningServer]
+) -> None:
+    """The reload lands on the other process: the reply comes from Redis, live to its end."""
+    first, second = redis_pair
+    chat_id = "chat-" + uuid.uuid4().hex[:8]
+
+    def url(server: RunningServer) -> str:
+        api = quote(server.base_url + "/api/ui", safe="")
+        return f"{site}/index.html?api={api}&chat={chat_id}&resume=1"
+
+    page.goto(url(first))
+    page.wait_for_selector("#input")
+    send(page, "[count:40][delay:0.05] across machines")
+    page.wait_for_function(
+        "window.__chat.messages.at(-1).parts.some(p => p.text && p.text.includes('t3 '))",
+        timeout=DEADLINE_MS,
+    )
+    with page.expect_response(lambda r: r.url.endswith(f"/{chat_id}/stream")) as resumed:
+        page.goto(url(second))
+    assert resumed.value.status == 200
+    assert resumed.value.url.startswith(second.base_url)
+    assert wait_status(page, "ready", "error") == "ready", page.evaluate("window.__chat")
+    assert answer(page) == "".join(f"t{i} " for i in range(40))

@@ -7,7 +7,11 @@ import { DefaultChatTransport } from "ai";
 import { useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 
-const api = new URLSearchParams(window.location.search).get("api") ?? "/api/chat";
+const query = new URLSearchParams(window.location.search);
+const api = query.get("api") ?? "/api/chat";
+// ?chat=<id>&resume=1: a stable chat id and the hook's resume on mount (GET {api}/{id}/stream).
+const chatId = query.get("chat") ?? undefined;
+const resume = query.get("resume") === "1";
 const transport = new DefaultChatTransport({ api });
 
 function Part({ part }) {
@@ -20,7 +24,7 @@ function Part({ part }) {
 }
 
 function App() {
-  const { messages, sendMessage, status, error, stop } = useChat({ transport });
+  const { messages, sendMessage, status, error, stop } = useChat({ id: chatId, transport, resume });
   const [input, setInput] = useState("");
 
   useEffect(() => {
