@@ -38,8 +38,11 @@ from django.urls import path  # noqa: E402
 
 from rais.django import rais_view  # noqa: E402
 
+# protocol="auto": useAIChat (RAIS v1), the AI SDK's useChat and AG-UI clients, one URL.
+chat = rais_view(provider="openai", protocol="auto")
 urlpatterns = [
-    path("api/chat", rais_view(provider="openai")),
+    path("api/chat", chat),
+    path("api/chat/<str:chat_id>/stream", chat.resume),  # the AI SDK's resume (with resume=)
 ]
 
 application = get_asgi_application()

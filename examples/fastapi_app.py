@@ -1,4 +1,7 @@
-"""FastAPI: the RAIS endpoint as a router.
+"""FastAPI: the chat endpoint as a router, for every chat UI (protocol="auto").
+
+useAIChat (RAIS v1), the AI SDK's useChat (examples/usechat-react) and AG-UI clients
+(examples/ag-ui-client) all post to the same /api/chat; each is answered in its protocol.
 
 Run:   OPENAI_API_KEY=sk-... python examples/fastapi_app.py       (http://127.0.0.1:8000/api/chat)
 Prod:  uvicorn examples.fastapi_app:app --host 0.0.0.0 --port 8000 --workers 4
@@ -14,7 +17,7 @@ from rais.fastapi import rais_router
 app = FastAPI(title="rais on FastAPI")
 # Browsers call from another origin (React on :3000, API on :8000); list yours in production.
 app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
-app.include_router(rais_router(provider="openai"))
+app.include_router(rais_router(provider="openai", protocol="auto"))
 
 if __name__ == "__main__":
     import uvicorn

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from rais._sse_decode import SSEBlockDecoder
-from tests.browser.react_example import build_react_example
+from tests.browser.react_example import build_react_example, run_npm
 from tests.conformance.sse import Received, chat
 from tests.fakes.upstreams import FakeUpstream
 from tests.servers import (
@@ -499,3 +499,32 @@ def test_backend_runs_offline_as_its_docstring_says(script: str, tmp_path: Path)
             time.sleep(0.05)
     chunks = received.types.count("text")
     assert saved == [(USER_IDS["bob"], "done", received.text, chunks)]  # a word is a token
+
+
+def test_ag_ui_client_example_asks_the_fastapi_example(upstream: FakeUpstream) -> None:
+    """examples/ag-ui-client: AG-UI's own HttpAgent, run as its README says, against the
+    FastAPI example (``protocol="auto"``); the answer is printed as it streams."""
+    where = ROOT / "examples" / "ag-ui-client"
+    run_npm("ci", "--no-audit", "--no-fund", timeout=300, cwd=where)
+    env = {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": API_KEY}
+    with example("fastapi_app.py", env=env) as (base, _, log):
+
+        def ask(question: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["node", "ask.mjs", question],
+                cwd=where,
+                env={**os.environ, "CHAT_API": base + "/api/chat"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+        done = ask("[count:5] what is SSE?")
+        failing = ask("[fault:error_mid] fail")
+    assert done.returncode == 0, (done.stderr, log.read_text()[-2000:])
+    assert done.stdout == "t0 t1 t2 t3 t4 \n"
+    assert "2 messages in the thread" in done.stderr
+    assert failing.returncode == 1, failing.stderr
+    assert failing.stderr.splitlines()[-1].startswith("error: ")
+    assert API_KEY not in failing.stderr

@@ -1,4 +1,4 @@
-"""Build examples/react-chat the way a user does (``npm ci && npm run build``), once per run."""
+"""Build the Vite examples the way a user does (``npm ci && npm run build``), once per run."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REACT_EXAMPLE = ROOT / "examples" / "react-chat"
+EXAMPLES = ROOT / "examples"
 
 
-def run_npm(*args: str, timeout: float) -> None:
+def run_npm(*args: str, timeout: float, cwd: Path = EXAMPLES / "react-chat") -> None:
     npm = shutil.which("npm")
     if npm is None:  # CI installs node; only a machine without it skips
         pytest.skip("npm is not installed")
     result = subprocess.run(
         [npm, *args],
-        cwd=REACT_EXAMPLE,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -30,15 +30,21 @@ def run_npm(*args: str, timeout: float) -> None:
 
 
 @functools.cache
-def _build() -> Path:
-    out = Path(tempfile.mkdtemp(prefix="rais-react-chat-"))
-    run_npm("ci", "--no-audit", "--no-fund", timeout=300)
-    run_npm("run", "build", "--", "--outDir", str(out), "--emptyOutDir", timeout=120)
+def _build(name: str) -> Path:
+    out = Path(tempfile.mkdtemp(prefix=f"rais-{name}-"))
+    where = EXAMPLES / name
+    run_npm("ci", "--no-audit", "--no-fund", timeout=300, cwd=where)
+    run_npm("run", "build", "--", "--outDir", str(out), "--emptyOutDir", timeout=120, cwd=where)
     return out
 
 
-def build_react_example() -> Path:
-    """The built site's directory (index.html + assets/), built at most once per process."""
+def build_vite_example(name: str) -> Path:
+    """examples/<name> built: the site's directory (index.html + assets/), once per process."""
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
-    return _build()
+    return _build(name)
+
+
+def build_react_example() -> Path:
+    """examples/react-chat (``useRaisChat``, the RAIS v1 hook) built."""
+    return build_vite_example("react-chat")
