@@ -17,11 +17,13 @@ die() {
   exit 1
 }
 
-# --- System packages: redis-server (resumable streams), Chromium and its driver (browsers).
+# --- System packages: redis-server (resumable streams), Chromium and its driver (browsers),
+# nginx (tests/deploy runs docs/deploy/nginx.conf).
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)  # docs/deploy
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install ${need_apt[*]}"
   sudo_cmd=()
