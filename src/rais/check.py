@@ -1,5 +1,12 @@
 """``rais check URL``: the RAIS v1 compliance checks, once, for any endpoint.
 
+``--protocol ai-sdk`` or ``ag-ui`` checks an endpoint of the other chat-UI protocols
+instead (the Vercel AI SDK's UI message stream v1, AG-UI over SSE): the same framing,
+header, bad-input, CORS and abort checks, each protocol's own chunk schema and order
+(read by the client's own strict reader, :class:`rais._sse_decode.ChunkReader`), and
+the AI SDK's resume (``GET {url}/{chatId}/stream``) for *Full*. AG-UI has no resume,
+so no *Full* level.
+
 The same checks back three users: the ``rais check`` command (no Node needed),
 :mod:`rais.testing` (a pytest fixture for your own test suite) and this project's
 conformance suite. Each check has a level: ``MUST`` items make *Core*, ``MUST`` +
@@ -17,13 +24,16 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ._events import RESERVED_TYPES
 from ._events import TERMINAL_TYPES as TERMINAL
-from ._sse_decode import Block, SSEBlockDecoder
+from ._sse_decode import AgUiReader, AiSdkReader, Block, ChunkReader, SSEBlockDecoder
+from .client import PROTOCOLS, request_body
 
 if TYPE_CHECKING:
     import httpx
@@ -78,6 +88,91 @@ def _result(name: str, level: str, problem: str | None, ok: str = "") -> CheckRe
 
 def _skip(name: str, level: str, why: str) -> CheckResult:
     return CheckResult(name, level, None, why)
+
+
+# -- what the checks need to know of each protocol --------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """One protocol as the checks see it; the AI SDK's and AG-UI's come from their readers."""
+
+    name: str
+    title: str  #: for the report's first line
+    terminal: tuple[str, ...]  #: the event types that end a stream: success, then error
+    text: tuple[str, str] = ("text", "text")  #: the text event's type and its text's key
+    closer: str | None = None  #: the data line that must follow the terminal event
+    reader: type[ChunkReader] | None = None  #: judges each chunk's schema and order
+    bad_body: tuple[str, bytes] = ("no messages", b'{"hello": "world"}')
+    headers: tuple[tuple[str, str], ...] = ()  #: header values the protocol requires
+    empty_text: str = SHOULD  #: the level of the no-empty-text check
+    top: str = FULL  #: the highest level the protocol defines
+
+    @classmethod
+    def of(cls, reader: type[ChunkReader], title: str, **options: Any) -> _Wire:
+        return cls(
+            reader.protocol,
+            title,
+            reader.terminal,
+            text=reader.text,
+            closer=reader.closer,
+            reader=reader,
+            **options,
+        )
+
+    @property
+    def failure(self) -> str:
+        """The event type that ends a stream with an error."""
+        return self.terminal[1]
+
+    def kinds(self, events: Sequence[tuple[Block, dict[str, Any] | None]]) -> list[str | None]:
+        """Each event's type (``None``: not a JSON object with one); the closer as itself."""
+        return [
+            self.closer
+            if self.closer is not None and "\n".join(block.data) == self.closer
+            else _event_type(data)
+            for block, data in events
+        ]
+
+    def finished(self, kinds: Sequence[str | None]) -> bool:
+        """The answer came to an end: a terminal event arrived (what may follow it is
+        ``nothing-after-terminal``'s to judge)."""
+        return any(kind in self.terminal for kind in kinds)
+
+
+_WIRES: dict[str, _Wire] = {
+    "rais": _Wire("rais", "RAIS v1", ("done", "error")),
+    "ai-sdk": _Wire.of(
+        AiSdkReader,
+        "AI SDK UI message stream v1",
+        bad_body=(
+            "messages not a list",
+            b'{"id": "chat-check", "trigger": "submit-message", "messages": "none"}',
+        ),
+        headers=(("x-vercel-ai-ui-message-stream", "v1"),),
+    ),
+    "ag-ui": _Wire.of(
+        AgUiReader,
+        "AG-UI",
+        bad_body=(
+            "messages not a list",
+            b'{"threadId": "thread-check", "runId": "run-check", "messages": "none"}',
+        ),
+        empty_text=MUST,  # TEXT_MESSAGE_CONTENT's delta must not be empty
+        top=SHOULD,
+    ),
+}
+
+
+def _wire(protocol: str) -> _Wire:
+    wire = _WIRES.get(protocol)
+    if wire is None:
+        raise ValueError(f"protocol must be one of {', '.join(_WIRES)}, not {protocol!r}")
+    return wire
+
+
+def _either(names: Sequence[str]) -> str:
+    return " or ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 # -- one response as received --------------------------------------------------------------
@@ -138,11 +233,15 @@ def _event_type(data: dict[str, Any] | None) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
+def stream_checks(
+    raw: bytes, *, error: str | None = None, protocol: str = "rais"
+) -> list[CheckResult]:
     """Framing and event checks on an event-stream body (``error``: how reading broke off)."""
+    wire = _wire(protocol)
     capture = Capture(200, {"content-type": "text/event-stream"}, raw=raw, error=error)
     blocks, rest = parse_blocks(raw)
     events = capture.events()
+    kinds = wire.kinds(events)
     results: list[CheckResult] = []
 
     crs = raw.count(b"\r")
@@ -174,7 +273,7 @@ def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
             "one data line per event",
         )
     )
-    bad_json = next((b for b, data in events if _event_type(data) is None), None)
+    bad_json = next((b for (b, _), kind in zip(events, kinds, strict=True) if kind is None), None)
     results.append(
         _result(
             "json-events",
@@ -182,14 +281,16 @@ def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
             None
             if bad_json is None
             else f"not a JSON object with a 'type': {bad_json.text[:60]!r}",
-            f"{len(events)} events, each a JSON object with a type",
+            f"{len(events)} events, each a JSON object with a type"
+            + (f" (and {wire.closer})" if wire.closer else ""),
         )
     )
-    kinds = [_event_type(data) for _, data in events]
-    terminals = [i for i, kind in enumerate(kinds) if kind in TERMINAL]
+    terminals = [i for i, kind in enumerate(kinds) if kind in wire.terminal]
     if not terminals:
         why = f" ({error})" if error else ""
-        problem: str | None = f"no done or error event: the stream ended without one{why}"
+        problem: str | None = (
+            f"no {_either(wire.terminal)} event: the stream ended without one{why}"
+        )
     elif len(terminals) > 1:
         problem = (
             f"{len(terminals)} terminal events ({', '.join(str(kinds[i]) for i in terminals)})"
@@ -197,17 +298,26 @@ def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
     else:
         problem = None
     results.append(
-        _result("one-terminal", MUST, problem, f"ends with one '{kinds[-1] if kinds else ''}'")
+        _result(
+            "one-terminal",
+            MUST,
+            problem,
+            f"ends with one '{kinds[terminals[0]] if terminals else ''}'",
+        )
     )
     after: str | None = None
     if terminals:
-        tail = kinds[terminals[0] + 1 :]
-        last_block = next(b for b, _ in events[terminals[0] : terminals[0] + 1])
+        end = terminals[0]
+        tail = kinds[end + 1 :]
+        if wire.closer is not None and tail[:1] == [wire.closer]:
+            tail, end = tail[1:], end + 1
+        last_block = events[end][0]
         trailing = blocks[blocks.index(last_block) + 1 :]
         if tail:
-            after = f"{len(tail)} event(s) after '{kinds[terminals[0]]}': {tail[:3]}"
+            after = f"{len(tail)} event(s) after '{kinds[end]}': {tail[:3]}"
         elif trailing or rest.strip():
-            after = "bytes after the terminal event (comments or a partial frame)"
+            where = "the end" if wire.closer else "the terminal event"
+            after = f"bytes after {where} (comments or a partial frame)"
     results.append(
         _result(
             "nothing-after-terminal",
@@ -216,6 +326,8 @@ def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
             "nothing follows it" if terminals else "no terminal event",
         )
     )
+    if wire.closer is not None:
+        results.append(_closer_check(kinds, wire.closer, wire.terminal))
     results.append(
         _result(
             "whole-frames",
@@ -224,22 +336,30 @@ def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
             "every frame ends with a blank line",
         )
     )
-    reserved = sorted({k for k in kinds if k in RESERVED_TYPES})
-    results.append(
-        _result(
-            "no-reserved-types",
-            MUST,
-            None if not reserved else f"reserved v1 types sent: {', '.join(reserved)}",
-            "none of metadata, tool_call, reasoning, partial_tool_result",
+    if wire.reader is not None:
+        results += _chunk_checks(wire, events, kinds)
+    else:
+        reserved = sorted({k for k in kinds if k in RESERVED_TYPES})
+        results.append(
+            _result(
+                "no-reserved-types",
+                MUST,
+                None if not reserved else f"reserved v1 types sent: {', '.join(reserved)}",
+                "none of metadata, tool_call, reasoning, partial_tool_result",
+            )
         )
+    text_type, text_key = wire.text
+    empty = sum(
+        1
+        for kind, (_, data) in zip(kinds, events, strict=True)
+        if kind == text_type and data and not data.get(text_key)
     )
-    empty = sum(1 for _, data in events if data and data.get("type") == "text" and not data["text"])
     results.append(
         _result(
             "no-empty-text",
-            SHOULD,
-            None if not empty else f"{empty} text event(s) with empty text",
-            "no empty text events",
+            wire.empty_text,
+            None if not empty else f"{empty} {text_type} event(s) with empty {text_key}",
+            f"no empty {text_type} events",
         )
     )
     loose = next(
@@ -260,10 +380,52 @@ def stream_checks(raw: bytes, *, error: str | None = None) -> list[CheckResult]:
             "compact-json",
             SHOULD,
             None if loose is None else f"not compact JSON: {loose.data[0][:60]!r}",
-            'compact, like {"type":"text","text":"Hi"}',
+            'compact, like {"type":"text","text":"Hi"}' if wire.reader is None else "compact",
         )
     )
-    results.append(_id_check([block for block, _ in events]))
+    if wire.reader is None:
+        results.append(_id_check([block for block, _ in events]))
+    return results
+
+
+def _closer_check(kinds: Sequence[str | None], closer: str, terminal: Sequence[str]) -> CheckResult:
+    """The AI SDK's ``data: [DONE]``: exactly once, last."""
+    markers = [i for i, kind in enumerate(kinds) if kind == closer]
+    problem = None
+    if not markers:
+        problem = f"no 'data: {closer}' after the {_either(terminal)} chunk"
+    elif len(markers) > 1:
+        problem = f"{len(markers)} '{closer}' markers: it must come once"
+    elif markers[0] != len(kinds) - 1:
+        problem = f"'{closer}' is not last: {len(kinds) - 1 - markers[0]} event(s) follow it"
+    return _result("done-marker", MUST, problem, f"one 'data: {closer}', last")
+
+
+def _chunk_checks(
+    wire: _Wire, events: Sequence[tuple[Block, dict[str, Any] | None]], kinds: Sequence[str | None]
+) -> list[CheckResult]:
+    """Each chunk's schema and the order of the chunks, up to the first terminal one, as
+    the protocol's strict reader judges them (after it, ``nothing-after-terminal`` does)."""
+    assert wire.reader is not None
+    reader = wire.reader(strict=True)
+    for kind, (_, data) in zip(kinds, events, strict=True):
+        if data is None or kind is None or kind == wire.closer:
+            continue  # json-events and done-marker judge these
+        reader.take(data)
+        if kind in wire.terminal:
+            break
+    results = []
+    for rule, name, ok in (
+        (
+            "schema",
+            "chunk-schema",
+            f"{reader.count} chunks, each as the {wire.title} schema defines it",
+        ),
+        ("sequence", "chunk-sequence", "in the order the protocol requires"),
+    ):
+        found = [problem.message for problem in reader.problems if problem.rule == rule]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        results.append(_result(name, MUST, found[0] + more if found else None, ok))
     return results
 
 
@@ -282,7 +444,9 @@ def _id_check(events: Sequence[Block]) -> CheckResult:
     return _result("event-ids", SHOULD, None, f"ids {ids[0]}..{ids[-1]}")
 
 
-def header_checks(status: int, headers: Mapping[str, str], http_version: str) -> list[CheckResult]:
+def header_checks(
+    status: int, headers: Mapping[str, str], http_version: str, *, protocol: str = "rais"
+) -> list[CheckResult]:
     """The response-head checks on a chat answer."""
     media = headers.get("content-type", "")
     cache = [part.strip().lower() for part in headers.get("cache-control", "").split(",")]
@@ -301,6 +465,17 @@ def header_checks(status: int, headers: Mapping[str, str], http_version: str) ->
             MUST,
             None if "no-cache" in cache else f"Cache-Control is {headers.get('cache-control')!r}",
             "no-cache",
+        ),
+        *(
+            _result(
+                name,
+                MUST,
+                None
+                if headers.get(name, "").strip().lower() == value
+                else f"{name} is {headers.get(name) or 'missing'!r}, not {value!r}",
+                value,
+            )
+            for name, value in _wire(protocol).headers
         ),
         _result(
             "x-accel-buffering",
@@ -328,7 +503,7 @@ def header_checks(status: int, headers: Mapping[str, str], http_version: str) ->
     return results
 
 
-def timing_check(capture: Capture) -> CheckResult:
+def timing_check(capture: Capture, *, protocol: str = "rais") -> CheckResult:
     """Were events sent as they were made, or held back and sent at the end (buffered)?
 
     A buffered answer's events all arrive together, as late as the last one; a
@@ -336,7 +511,8 @@ def timing_check(capture: Capture) -> CheckResult:
     """
     name = "streamed"
     events = [block for block, data in capture.events() if data is not None]
-    texts = [block for block, data in capture.events() if _event_type(data) == "text"]
+    text_type = _wire(protocol).text[0]
+    texts = [block for block, data in capture.events() if _event_type(data) == text_type]
     if len(texts) < 3 or not events:
         return _skip(name, MUST, f"{len(texts)} text events: too few to judge; ask a longer answer")
     first, last = events[0].arrival, events[-1].arrival
@@ -357,8 +533,8 @@ def timing_check(capture: Capture) -> CheckResult:
 # -- making the requests -----------------------------------------------------------------------
 
 
-def _body(prompt: str) -> bytes:
-    return json.dumps({"messages": [{"role": "user", "content": prompt}]}).encode()
+def _body(prompt: str, protocol: str = "rais", **extra: Any) -> bytes:
+    return json.dumps(request_body(prompt, protocol, **extra)).encode()
 
 
 def capture(
@@ -369,13 +545,18 @@ def capture(
     *,
     max_events: int | None = None,
     max_seconds: float = 120.0,
+    method: str = "POST",
 ) -> Capture:
-    """POST ``body`` and record the response as it arrives; stop after ``max_events``."""
+    """POST ``body`` (or send ``method`` without it) and record the response as it arrives;
+    stop after ``max_events``."""
     import httpx
 
     started = time.monotonic()
-    sent = {"Content-Type": "application/json", "Accept": "text/event-stream", **(headers or {})}
-    with http.stream("POST", url, content=body, headers=sent) as response:
+    sent = {"Accept": "text/event-stream", **(headers or {})}
+    if method == "POST":
+        sent = {"Content-Type": "application/json", **sent}
+    content = body if method == "POST" else None
+    with http.stream(method, url, content=content, headers=sent) as response:
         result = Capture(
             response.status_code, response.headers, response.http_version, started=started
         )
@@ -409,15 +590,20 @@ class Report:
     url: str
     results: list[CheckResult]
     require: str = "recommended"
+    protocol: str = "rais"
 
     @property
     def level(self) -> str | None:
-        """``"Core"``, ``"Recommended"``, ``"Full"``, or ``None`` when a MUST check failed."""
+        """``"Core"``, ``"Recommended"``, ``"Full"``, or ``None`` when a MUST check failed
+        (AG-UI stops at ``"Recommended"``: it has no resume)."""
         reached = None
+        top = _wire(self.protocol).top
         for level, name in LEVELS.items():
             if any(r.failed for r in self.results if r.level == level):
                 break
             reached = name
+            if level == top:
+                break
         return reached
 
     @property
@@ -439,7 +625,7 @@ class Report:
             verdict = "skip" if r.passed is None else "pass" if r.passed else "FAIL"
             rows.append((r.name, r.level, verdict, r.detail))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = [f"RAIS v1 compliance of {self.url}", ""]
+        lines = [f"{_wire(self.protocol).title} compliance of {self.url}", ""]
         for row in rows:
             lines.append(
                 "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
@@ -460,6 +646,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
+            "protocol": self.protocol,
             "level": self.level,
             "passed": self.passed,
             "require": self.require,
@@ -477,27 +664,34 @@ def run_checks(
     timeout: float = 30.0,
     require: str = "recommended",
     http: httpx.Client | None = None,
+    protocol: str = "rais",
 ) -> Report:
     """Run every check against the endpoint at ``url`` (the chat ``POST`` address).
 
     ``prompt`` should get an answer long enough to see streaming (a second or so);
     ``long_prompt`` one long enough to abort mid-way. ``headers`` go on every request
-    (e.g. ``Authorization``).
+    (e.g. ``Authorization``). ``protocol`` is the endpoint's: ``"rais"`` (RAIS v1),
+    ``"ai-sdk"`` or ``"ag-ui"``.
     """
     import httpx
 
+    wire = _wire(protocol)
     if require not in _RANK:
         raise ValueError(f"require must be one of {', '.join(_RANK)}")
+    if _RANK[require] > list(LEVELS).index(wire.top):
+        raise ValueError(f"{wire.title} has no {require.capitalize()} level (it has no resume)")
     extra = dict(headers or {})
     own = http is None
     client = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
     results: list[CheckResult] = []
     try:
-        answer = capture(client, url, _body(prompt), {**extra, "Origin": origin})
-        results += header_checks(answer.status, answer.headers, answer.http_version)
+        answer = capture(client, url, _body(prompt, protocol), {**extra, "Origin": origin})
+        results += header_checks(
+            answer.status, answer.headers, answer.http_version, protocol=protocol
+        )
         if answer.status == 200 and answer.is_stream:
-            results += stream_checks(answer.raw, error=answer.error)
-            results.append(timing_check(answer))
+            results += stream_checks(answer.raw, error=answer.error, protocol=protocol)
+            results.append(timing_check(answer, protocol=protocol))
         else:
             results.append(
                 _result(
@@ -507,29 +701,32 @@ def run_checks(
                     f"{answer.raw[:120].decode(errors='replace')!r}",
                 )
             )
-        results += _bad_input_checks(client, url, extra)
+        results += _bad_input_checks(client, url, extra, wire)
         results += _cors_checks(client, url, extra, origin, answer)
-        results.append(_abort_check(client, url, extra, long_prompt, prompt))
-        results += _resume_checks(client, url, extra, prompt)
+        results.append(_abort_check(client, url, extra, long_prompt, prompt, wire))
+        if protocol == "rais":
+            results += _resume_checks(client, url, extra, prompt)
+        elif protocol == "ai-sdk":
+            results.append(_ui_resume_check(client, url, extra, prompt))
     except httpx.HTTPError as exc:
         results.append(_result("reachable", MUST, f"{type(exc).__name__}: {exc}"))
     finally:
         if own:
             client.close()
-    return Report(url, results, require)
+    return Report(url, results, require, protocol)
 
 
 def _bad_input_checks(
-    client: httpx.Client, url: str, headers: Mapping[str, str]
+    client: httpx.Client, url: str, headers: Mapping[str, str], wire: _Wire
 ) -> list[CheckResult]:
-    """A body that is not JSON, and one without messages, must not start an answer."""
+    """A body that is not JSON, and one without (valid) messages, must not start an answer."""
     problems_must: list[str] = []
     problems_should: list[str] = []
-    for label, body in (("not JSON", b"{not json"), ("no messages", b'{"hello": "world"}')):
+    for label, body in (("not JSON", b"{not json"), wire.bad_body):
         got = capture(client, url, body, headers, max_events=50, max_seconds=30)
         if got.is_stream and got.status == 200:
-            kinds = [_event_type(data) for _, data in got.events()]
-            if "text" in kinds or "error" not in kinds:
+            kinds = wire.kinds(got.events())
+            if wire.text[0] in kinds or wire.failure not in kinds:
                 problems_must.append(f"{label}: answered with a normal stream")
             problems_should.append(f"{label}: HTTP 200 stream instead of a 4xx")
         elif got.status >= 500:
@@ -590,7 +787,12 @@ def _cors_checks(
 
 
 def _abort_check(
-    client: httpx.Client, url: str, headers: Mapping[str, str], long_prompt: str, prompt: str
+    client: httpx.Client,
+    url: str,
+    headers: Mapping[str, str],
+    long_prompt: str,
+    prompt: str,
+    wire: _Wire,
 ) -> CheckResult:
     """Close mid-answer like AbortController; the server must carry on serving.
 
@@ -598,15 +800,16 @@ def _abort_check(
     stopped is for the server's own tests (rais's conformance suite checks it).
     """
     name = "abort"
-    cut = capture(client, url, _body(long_prompt), headers, max_events=1, max_seconds=30)
+    body = _body(long_prompt, wire.name)
+    cut = capture(client, url, body, headers, max_events=1, max_seconds=30)
     if cut.status != 200 or not cut.is_stream:
         return _skip(name, SHOULD, f"the long answer got HTTP {cut.status}")
-    if any(_event_type(data) in TERMINAL for _, data in cut.events()):
+    if any(kind in wire.terminal for kind in wire.kinds(cut.events())):
         return _skip(name, SHOULD, "the long answer ended at once; nothing to abort")
     started = time.monotonic()
-    after = capture(client, url, _body(prompt), headers)
-    kinds = [_event_type(data) for _, data in after.events()]
-    if after.status != 200 or not kinds or kinds[-1] not in TERMINAL:
+    after = capture(client, url, _body(prompt, wire.name), headers)
+    kinds = wire.kinds(after.events())
+    if after.status != 200 or not wire.finished(kinds):
         return _result(
             name,
             SHOULD,
@@ -666,6 +869,62 @@ def _resume_checks(
     ]
 
 
+def _ui_resume_check(
+    client: httpx.Client, url: str, headers: Mapping[str, str], prompt: str
+) -> CheckResult:
+    """The AI SDK's resume: drop a reply after three chunks, as a page reload does, then
+    ``GET {url}/{chatId}/stream`` must replay it from its ``start`` (the same message id)
+    to its end, as ``useChat({resume: true})`` asks on mount. 204 means it cannot."""
+    name = "resume"
+    chat_id = f"chat-{uuid.uuid4().hex}"
+    body = _body(prompt, "ai-sdk", id=chat_id)
+    first = capture(client, url, body, headers, max_events=3, max_seconds=30)
+    wire = _WIRES["ai-sdk"]
+    if first.status != 200 or not first.is_stream:
+        return _skip(name, FULL, f"the answer got HTTP {first.status}")
+    if wire.finished(wire.kinds(first.events())):
+        return _skip(name, FULL, "the answer ended before the drop; ask a longer one")
+    address = f"{url.rstrip('/')}/{quote(chat_id, safe='')}/stream"
+    again = capture(client, address, b"", headers, method="GET")
+    where = "GET {url}/{chatId}/stream"
+    if again.status == 204:
+        return _result(name, FULL, f"{where} answered 204: resuming is not supported")
+    if again.status != 200 or not again.is_stream:
+        return _result(name, FULL, f"{where} got HTTP {again.status}, not a stream or 204")
+    before, events = first.events(), again.events()
+    kinds = wire.kinds(events)
+    problem: str | None = None
+    if not kinds or kinds[0] != "start":
+        problem = f"the replay begins with {kinds[:1]}, not with the reply's 'start'"
+    elif _message_id(before) != _message_id(events):
+        problem = (
+            f"the replay's message id {_message_id(events)!r} is not the dropped "
+            f"reply's {_message_id(before)!r}: useChat would show two messages"
+        )
+    elif not _text(events, wire).startswith(_text(before, wire)):
+        problem = "the replay does not begin with the text already delivered"
+    elif not wire.finished(kinds):
+        problem = f"the replay has no {_either(wire.terminal)} chunk ({kinds[-3:]})"
+    else:
+        problem = next(
+            (r.detail for r in stream_checks(again.raw, protocol=wire.name) if r.failed), None
+        )
+    ok = f"{where} replayed the reply from its start: {len(events)} chunks"
+    return _result(name, FULL, problem, ok)
+
+
+def _message_id(events: Sequence[tuple[Block, dict[str, Any] | None]]) -> Any:
+    data = events[0][1] if events else None
+    return data.get("messageId") if data and data.get("type") == "start" else None
+
+
+def _text(events: Sequence[tuple[Block, dict[str, Any] | None]], wire: _Wire) -> str:
+    kind, key = wire.text
+    return "".join(
+        str(data.get(key, "")) for _, data in events if data and data.get("type") == kind
+    )
+
+
 def _gap(last: str, first: str | None) -> str | None:
     """Events lost across a resume, when both ids end in a counter with the same prefix."""
     if first is None:
@@ -687,7 +946,8 @@ def add_check_command(commands: Any) -> None:
         "check",
         help="check any RAIS endpoint against the protocol's MUST and SHOULD items",
         description=(
-            "Run the RAIS v1 compliance checks against a running endpoint and print a table.\n"
+            "Run the RAIS v1 compliance checks against a running endpoint and print a table;\n"
+            "with --protocol, the AI SDK's (useChat) or AG-UI's instead.\n"
             "Exits 1 when the required level is not reached."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -697,6 +957,13 @@ def add_check_command(commands: Any) -> None:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="the chat endpoint, e.g. http://127.0.0.1:8000/api/chat")
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="rais",
+        help="the endpoint's wire protocol: RAIS v1, the AI SDK's UI message stream "
+        "(useChat) or AG-UI (default: %(default)s)",
+    )
     parser.add_argument(
         "--prompt", default=DEFAULT_PROMPT, help="a prompt with a second-long answer"
     )
@@ -736,15 +1003,20 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"bad header {header!r}: use 'Name: value'", file=sys.stderr)
             return 2
         headers[name.strip()] = value.strip()
-    report = run_checks(
-        args.url,
-        prompt=args.prompt,
-        long_prompt=args.long_prompt,
-        headers=headers,
-        origin=args.origin,
-        timeout=args.timeout,
-        require=args.require,
-    )
+    try:
+        report = run_checks(
+            args.url,
+            prompt=args.prompt,
+            long_prompt=args.long_prompt,
+            headers=headers,
+            origin=args.origin,
+            timeout=args.timeout,
+            require=args.require,
+            protocol=args.protocol,
+        )
+    except ValueError as exc:  # a level the protocol does not define
+        print(f"rais check: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
     return 0 if report.passed else 1
 

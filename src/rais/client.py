@@ -1,5 +1,11 @@
 """A Python client for any RAIS v1 endpoint: async and sync, over SSE or WebSocket.
 
+It also speaks the other chat-UI protocols rais serves, over SSE: ``protocol="ai-sdk"``
+(the Vercel AI SDK's UI message stream, as ``useChat`` posts it) and ``protocol="ag-ui"``
+(AG-UI's ``RunAgentInput`` and events). The same messages make each protocol's request,
+and each stream is read back into the same RAIS events: ``text``, then ``done`` (with
+``usage`` when the stream reported it) or ``error``.
+
 ``pip install 'rais[client]'`` (httpx, and websockets for the WebSocket transport)::
 
     async with AsyncRaisClient("http://127.0.0.1:8000/api/chat") as client:
@@ -20,6 +26,10 @@ What it does for you, as the protocol asks of a client:
   is how a server learns to stop the upstream call;
 - ``timeout`` bounds how long the server may stay silent (heartbeats count) and
   ``total_timeout`` how long one answer may take (:class:`RaisTimeout`).
+
+A chunk that breaks its protocol (not JSON, an unknown type, text for a part that is
+not open) raises :class:`RaisClientError`. Resuming is RAIS v1's: the AI SDK's and
+AG-UI's streams carry no ids, so a dropped connection raises :class:`ConnectionLost`.
 """
 
 from __future__ import annotations
@@ -29,21 +39,30 @@ import contextlib
 import json
 import socket
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._events import TERMINAL_TYPES as TERMINAL
-from ._sse_decode import SSEBlockDecoder
+from ._sse_decode import CHUNK_READERS, ChunkError, ChunkReader, SSEBlockDecoder
 
 if TYPE_CHECKING:
     import httpx
 
+    from ._chat import Usage
+
+#: The wire protocols the client speaks: ``protocol=`` on the clients.
+Protocol = Literal["rais", "ai-sdk", "ag-ui"]
+PROTOCOLS: tuple[str, ...] = ("rais", "ai-sdk", "ag-ui")
+
 __all__ = [
+    "PROTOCOLS",
     "AsyncChatStream",
     "AsyncRaisClient",
     "ChatStream",
     "ConnectionLost",
+    "Protocol",
     "RaisClient",
     "RaisClientError",
     "RaisHTTPError",
@@ -51,6 +70,7 @@ __all__ = [
     "RaisTimeout",
     "ResumeUnavailable",
     "SSEDecoder",
+    "request_body",
     "websocket_url",
 ]
 
@@ -151,6 +171,56 @@ def _body(messages: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
     return {"messages": [dict(m) for m in messages], **extra}
 
 
+def request_body(messages: Any, protocol: str = "rais", /, **extra: Any) -> dict[str, Any]:
+    """The JSON body the client posts for ``messages`` in ``protocol``.
+
+    ``messages`` is a string (one user message) or ``{"role", "content"}`` dicts;
+    ``extra`` fields go at the top level, where they can also replace the protocol's own
+    (``id`` for the AI SDK's chat id, ``threadId``/``runId`` for AG-UI's):
+
+    - ``rais``: ``{"messages": [...], **extra}``;
+    - ``ai-sdk``: what ``DefaultChatTransport`` posts, ``{"id", "messages": [{"id", "role",
+      "parts": [{"type": "text", "text"}]}], "trigger": "submit-message", **extra}`` (a
+      message that already has ``parts`` is sent as it is);
+    - ``ag-ui``: a ``RunAgentInput``, ``{"threadId", "runId", "state", "messages": [{"id",
+      "role", "content"}], "tools", "context", "forwardedProps", **extra}``.
+    """
+    body = _body(messages, {})
+    listed: list[dict[str, Any]] = body["messages"]
+    if protocol == "rais":
+        return {**body, **extra}
+    for index, message in enumerate(listed):
+        message.setdefault("id", f"msg-{index + 1}")
+    if protocol == "ai-sdk":
+        ui = [
+            message
+            if "parts" in message
+            else {
+                "id": message["id"],
+                "role": message.get("role"),
+                "parts": [{"type": "text", "text": message.get("content")}],
+            }
+            for message in listed
+        ]
+        return {"id": _new_id("chat"), "messages": ui, "trigger": "submit-message", **extra}
+    if protocol == "ag-ui":
+        return {
+            "threadId": _new_id("thread"),
+            "runId": _new_id("run"),
+            "state": {},
+            "messages": listed,
+            "tools": [],
+            "context": [],
+            "forwardedProps": {},
+            **extra,
+        }
+    raise ValueError(f"protocol must be one of {', '.join(map(repr, PROTOCOLS))}, not {protocol!r}")
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind}-{uuid.uuid4().hex}"
+
+
 def websocket_url(url: str) -> str:
     """The conventional WebSocket address of an endpoint: ``/api/chat`` -> ``ws://.../api/chat/ws``."""
     if url.startswith("https://"):
@@ -182,6 +252,10 @@ class _StreamState:
     def __init__(self, client: _ClientBase, body: dict[str, Any], last_event_id: str | None):
         self.client = client
         self.body = json.dumps(body).encode()
+        reader = CHUNK_READERS.get(client.protocol)
+        self.reader: ChunkReader | None = None if reader is None else reader()
+        if self.reader is not None and last_event_id is not None:
+            raise ValueError(f"last_event_id resumes RAIS v1 streams, not {client.protocol}")
         self.last_event_id = last_event_id
         self.resuming = last_event_id is not None
         self.resumes = 0
@@ -214,16 +288,23 @@ class _StreamState:
         if status != 200 or not content_type.startswith("text/event-stream"):
             raise RaisHTTPError(status, body or b"")
 
-    def accept(self, event_id: str | None, data: str) -> dict[str, Any] | None:
-        """The event to hand out, or ``None`` for one already delivered before a resume."""
+    def accept(self, event_id: str | None, data: str) -> list[dict[str, Any]]:
+        """The events to hand out: none for one already delivered before a resume, or for
+        a chunk of another protocol that only frames the text."""
         if not _id_after(event_id, self.last_event_id if self.resuming else None):
-            return None
+            return []
         if event_id is not None:
             self.last_event_id = event_id
-        event = _decode_event(data)
-        if event["type"] in TERMINAL:
+        if self.reader is None:
+            events = [_decode_event(data)]
+        else:
+            try:
+                events = self.reader.read(data)
+            except ChunkError as exc:
+                raise RaisClientError(exc.message) from None
+        if any(event["type"] in TERMINAL for event in events):
             self.finished = True
-        return event
+        return events
 
     def dropped(self, cause: BaseException | None) -> float:
         """Decide to resume (returns the delay) or raise :class:`ConnectionLost`."""
@@ -253,7 +334,13 @@ class _ClientBase:
         max_resumes: int = 3,
         resume_delay: float = 0.5,
         ws_url: str | None = None,
+        protocol: Protocol = "rais",
     ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(
+                f"protocol must be one of {', '.join(map(repr, PROTOCOLS))}, not {protocol!r}"
+            )
+        self.protocol: Protocol = protocol
         self.url = url
         self.headers = dict(headers or {})
         self.timeout = timeout
@@ -267,6 +354,14 @@ class _ClientBase:
         import httpx
 
         return httpx.Timeout(self.timeout, connect=self.connect_timeout)
+
+    def _request_body(self, messages: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
+        return request_body(messages, self.protocol, **extra)
+
+    def _ws_body(self, messages: Any, extra: Mapping[str, Any]) -> str:
+        if self.protocol != "rais":
+            raise ValueError(f"the WebSocket transport is RAIS v1's, not {self.protocol}'s")
+        return json.dumps(_body(messages, extra))
 
     def _ws_options(self) -> dict[str, Any]:
         headers = {k: v for k, v in self.headers.items() if k.lower() != "origin"}
@@ -308,6 +403,17 @@ class _StreamControl:
     @property
     def aborted(self) -> bool:
         return self._state.aborted
+
+    @property
+    def usage(self) -> Usage | None:
+        """The token usage the stream reported (the AI SDK's ``finish`` metadata, AG-UI's
+        ``RUN_FINISHED``), once it has ended; RAIS v1 streams do not report it."""
+        reader = self._state.reader
+        if reader is None or reader.usage is None:
+            return None
+        from ._chat import Usage
+
+        return Usage(**reader.usage)
 
     def abort(self) -> None:
         """Close the connection now, from any task or thread; iteration then ends quietly.
@@ -367,8 +473,7 @@ class AsyncChatStream(_StreamControl):
                         if chunk is None:
                             break
                         for event_id, data in decoder.feed(chunk):
-                            event = state.accept(event_id, data)
-                            if event is not None:
+                            for event in state.accept(event_id, data):
                                 yield event
                             if state.finished or state.aborted:
                                 return
@@ -398,7 +503,10 @@ class AsyncChatStream(_StreamControl):
 
 
 class AsyncRaisClient(_ClientBase):
-    """An asyncio client for a RAIS endpoint (``url`` is the ``POST`` address)."""
+    """An asyncio client for a RAIS endpoint (``url`` is the ``POST`` address).
+
+    ``protocol="ai-sdk"`` or ``"ag-ui"`` speaks that protocol to the endpoint instead.
+    """
 
     def __init__(self, url: str, *, http: httpx.AsyncClient | None = None, **options: Any) -> None:
         super().__init__(url, **options)
@@ -429,7 +537,9 @@ class AsyncRaisClient(_ClientBase):
         self, messages: Any, *, last_event_id: str | None = None, **extra: Any
     ) -> AsyncChatStream:
         """Start an answer; ``last_event_id`` resumes a stream that an earlier call dropped."""
-        return AsyncChatStream(self, _StreamState(self, _body(messages, extra), last_event_id))
+        return AsyncChatStream(
+            self, _StreamState(self, self._request_body(messages, extra), last_event_id)
+        )
 
     async def events(self, messages: Any, **extra: Any) -> AsyncIterator[dict[str, Any]]:
         """Every event of one answer, ending with ``done`` or ``error``."""
@@ -454,9 +564,10 @@ class AsyncRaisClient(_ClientBase):
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed
 
+        body = self._ws_body(messages, extra)
         finished = False
         async with connect(self.ws_url, **self._ws_options()) as ws:
-            await ws.send(json.dumps(_body(messages, extra)))
+            await ws.send(body)
             try:
                 while True:
                     frame = await asyncio.wait_for(ws.recv(), self.timeout)
@@ -521,9 +632,7 @@ class ChatStream(_StreamControl):
                         state.check_response(response.status_code, ctype, response.read())
                     for chunk in response.iter_raw():
                         for event_id, data in decoder.feed(chunk):
-                            event = state.accept(event_id, data)
-                            if event is not None:
-                                yield event
+                            yield from state.accept(event_id, data)
                             if state.finished or state.aborted:
                                 return
                         state.check_deadline()
@@ -539,7 +648,10 @@ class ChatStream(_StreamControl):
 
 
 class RaisClient(_ClientBase):
-    """A blocking client for a RAIS endpoint (``url`` is the ``POST`` address)."""
+    """A blocking client for a RAIS endpoint (``url`` is the ``POST`` address).
+
+    ``protocol="ai-sdk"`` or ``"ag-ui"`` speaks that protocol to the endpoint instead.
+    """
 
     def __init__(self, url: str, *, http: httpx.Client | None = None, **options: Any) -> None:
         super().__init__(url, **options)
@@ -570,7 +682,9 @@ class RaisClient(_ClientBase):
         self, messages: Any, *, last_event_id: str | None = None, **extra: Any
     ) -> ChatStream:
         """Start an answer; ``last_event_id`` resumes a stream that an earlier call dropped."""
-        return ChatStream(self, _StreamState(self, _body(messages, extra), last_event_id))
+        return ChatStream(
+            self, _StreamState(self, self._request_body(messages, extra), last_event_id)
+        )
 
     def events(self, messages: Any, **extra: Any) -> Iterator[dict[str, Any]]:
         """Every event of one answer, ending with ``done`` or ``error``."""
@@ -594,9 +708,10 @@ class RaisClient(_ClientBase):
         from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
 
+        body = self._ws_body(messages, extra)
         finished = False
         with connect(self.ws_url, **self._ws_options()) as ws:
-            ws.send(json.dumps(_body(messages, extra)))
+            ws.send(body)
             try:
                 while True:
                     frame = ws.recv(self.timeout)
