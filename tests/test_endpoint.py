@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from rais import Limits, RaisError, UpstreamError, rais_event
-from rais._endpoint import FIRST_EVENT_WAIT, ChatEndpoint, Reply, sse_reply
+from rais._endpoint import ChatEndpoint, Reply, sse_reply
+from rais._sse import FIRST_EVENT_WAIT
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from rais._chat import Turn
 from rais._errors import GENERIC_MESSAGE
 from rais._events import DONE, HEARTBEAT, RESERVED_TYPES, Event, error_event, text_event
 from rais._pipeline import rais_events
-from rais._sse import with_heartbeats
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -555,124 +554,3 @@ async def test_many_sync_generators_run_concurrently() -> None:
     results = await asyncio.gather(*(collect(slow()) for _ in range(20)))
     assert all(texts(r) == ["x"] for r in results)
     assert time.monotonic() - started < 3
-
-
-# ---------------------------------------------------------------- heartbeats
-
-
-async def events_of(items: list[tuple[float, Any]]) -> AsyncGenerator[Event, None]:
-    async def source() -> AsyncIterator[Any]:
-        for delay, item in items:
-            await asyncio.sleep(delay)
-            yield item
-
-    async for event in rais_events(source()):
-        yield event
-
-
-async def test_heartbeats_while_idle() -> None:
-    out = [e async for e in with_heartbeats(events_of([(0, "a"), (0.3, "b")]), 0.05)]
-    kinds = [e.type for e in out]
-    assert kinds[0] == "text" and kinds[-2:] == ["text", "done"]
-    pings = kinds.count("heartbeat")
-    assert 2 <= pings <= 8, kinds
-    assert all(k == "heartbeat" for k in kinds[1:-2])
-    assert all(e is HEARTBEAT for e in out if e.type == "heartbeat")
-
-
-async def test_no_heartbeats_when_busy() -> None:
-    items = [(0.01, f"t{i}") for i in range(30)]  # a token every 10 ms, interval 100 ms
-    out = [e async for e in with_heartbeats(events_of(items), 0.1)]
-    assert HEARTBEAT not in out
-    assert texts(out) == [f"t{i}" for i in range(30)]
-    assert out[-1] is DONE
-
-
-@pytest.mark.parametrize("interval", [None, 0, -1])
-async def test_heartbeats_off(interval: float | None) -> None:
-    out = [e async for e in with_heartbeats(events_of([(0.1, "a")]), interval)]
-    assert out == [text_event("a"), DONE]
-
-
-@pytest.mark.parametrize("ending", [{"type": "done"}, {"type": "error", "error": "x"}])
-async def test_no_heartbeat_after_the_terminal_event(ending: dict[str, str]) -> None:
-    async def source() -> AsyncIterator[Any]:
-        yield "a"
-        yield ending
-        await asyncio.sleep(0.5)  # idle after the end: must not be pinged
-        yield "late"
-
-    stream = with_heartbeats(rais_events(source()), 0.02)
-    out = []
-    async for event in stream:
-        out.append(event)
-    assert out[-1].type == ending["type"]
-    assert [e.type for e in out] == ["text", ending["type"]]
-
-
-async def test_heartbeat_stream_ends_with_the_terminal_even_if_consumer_is_slow() -> None:
-    stream = with_heartbeats(events_of([(0, "a"), (0.2, "b")]), 0.02)
-    out = []
-    async for event in stream:
-        out.append(event)
-        await asyncio.sleep(0.03)  # a slow client; pings may queue, but none after the end
-    assert out[-1] is DONE
-    assert [e.terminal for e in out].count(True) == 1
-
-
-async def test_closing_heartbeats_cancels_the_source() -> None:
-    cancelled = asyncio.Event()
-    closed = asyncio.Event()
-
-    async def source() -> AsyncIterator[str]:
-        try:
-            yield "a"
-            await asyncio.sleep(60)
-            yield "never"
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        finally:
-            closed.set()
-
-    stream = with_heartbeats(rais_events(source()), 0.05)
-    assert (await stream.__anext__()).type == "text"
-    assert (await stream.__anext__()) is HEARTBEAT
-    started = time.monotonic()
-    await asyncio.wait_for(stream.aclose(), 5)
-    assert time.monotonic() - started < 1
-    assert cancelled.is_set() and closed.is_set()
-
-
-@pytest.mark.parametrize("interval", [None, 0.05])
-async def test_closing_heartbeats_closes_a_fast_source(interval: float | None) -> None:
-    closed = asyncio.Event()
-
-    async def source() -> AsyncIterator[str]:
-        try:
-            for i in range(10_000):
-                yield f"t{i}"
-                await asyncio.sleep(0)
-        finally:
-            closed.set()
-
-    inner = rais_events(source())  # held here, so garbage collection cannot close it for us
-    stream = with_heartbeats(inner, interval)
-    await stream.__anext__()
-    await asyncio.sleep(0.05)  # let the producer run ahead and fill any buffer
-    started = time.monotonic()
-    await asyncio.wait_for(stream.aclose(), 5)
-    assert time.monotonic() - started < 1, "closing must not wait on a full buffer"
-    assert closed.is_set(), "closed by aclose() itself, not later by the garbage collector"
-    del inner
-
-
-async def test_heartbeats_pass_errors_through() -> None:
-    async def broken() -> AsyncGenerator[Event, None]:
-        yield text_event("a")
-        raise RuntimeError("pipeline bug")
-
-    stream = with_heartbeats(broken(), 0.05)
-    assert (await stream.__anext__()).type == "text"
-    with pytest.raises(RuntimeError, match="pipeline bug"):
-        await stream.__anext__()

@@ -84,10 +84,6 @@ Configure: TypeAlias = Callable[
 #: ``owner(chat)`` names who may resume a resumable stream (e.g. the user id).
 Owner: TypeAlias = Callable[[Chat], "str | Awaitable[str | None] | None"]
 
-#: How long to hold the response for a first event, so that an upstream that fails at
-#: once (bad key, 429, unknown model) is answered with its real HTTP status.
-FIRST_EVENT_WAIT = 0.5
-
 #: Settings ``configure`` may return that are not SDK call options.
 _CONFIG_FIELDS = frozenset(
     {"model", "api_key", "base_url", "system", "max_tokens", "timeout", "max_retries", "usage"}
@@ -553,13 +549,6 @@ class ChatEndpoint:
         if inspect.isawaitable(owner):
             owner = await owner
         return None if owner is None else str(owner)
-
-    def source(self, messages: list[dict[str, Any]]) -> Source:
-        """The token source for ``messages`` with the endpoint's settings (no ``configure``)."""
-        if self.handler is not None:
-            chat = Chat(messages)
-            return _call_handler(self.handler, chat if self._handler_takes_chat else messages)
-        return provider_stream(messages, self.config)
 
 
 def resume_path(path: str, param: str) -> str:

@@ -7,8 +7,7 @@ so the guarantees live in one place:
 - empty text is never emitted, reserved v1 types are filtered;
 - any exception becomes one ``error`` event with a redacted message (logged in full);
 - when the consumer stops early (client disconnect) the source is closed, which
-  cancels the upstream HTTP call;
-- optional ``:`` heartbeats keep idle streams open through proxies.
+  cancels the upstream HTTP call.
 """
 
 from __future__ import annotations
@@ -231,12 +230,3 @@ async def _from_blocking(iterator: Iterator[Item]) -> AsyncIterator[Item]:
                 pending.add_done_callback(close_quietly)
             else:
                 _pool().submit(close_quietly)
-
-
-def __getattr__(name: str) -> Any:
-    """``with_heartbeats`` moved to the SSE module (it shares the writer's stepping)."""
-    if name == "with_heartbeats":
-        from ._sse import with_heartbeats
-
-        return with_heartbeats
-    raise AttributeError(name)

@@ -25,7 +25,7 @@ import contextlib
 import json
 import sys
 import types
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import shutdown
@@ -45,7 +45,6 @@ __all__ = [
     "hold_first_event",
     "sse_headers",
     "sse_reply",
-    "with_heartbeats",
 ]
 
 #: How long to hold the response for a first event, so that an upstream that fails at
@@ -438,10 +437,6 @@ class EventStream:
         finally:
             await self._end()
 
-    def _begin(self) -> asyncio.AbstractEventLoop:
-        shutdown.register(self, self._shutdown)
-        return self._start()
-
     def _frame(self, batch: list[Event]) -> bytes:
         """One write's bytes: each event with its ``id:``, pings as comments."""
         if self._encoder is not None:
@@ -510,8 +505,9 @@ class EventStream:
         await self._close_source()
         self._finish(self._error)
 
-    def _start(self) -> asyncio.AbstractEventLoop:
+    def _begin(self) -> asyncio.AbstractEventLoop:
         """Bind to the writer's loop and task; one timer for heartbeats and send timeouts."""
+        shutdown.register(self, self._shutdown)
         loop = self._loop = asyncio.get_running_loop()
         self._writer = asyncio.current_task()
         self._idle_since = loop.time()
@@ -723,30 +719,3 @@ class EventStream:
         if self.outcome == "shutdown":
             error = SHUTDOWN_MESSAGE
         self._turn.finish(self.outcome, error if self.outcome in ("error", "shutdown") else None)
-
-
-async def with_heartbeats(
-    events: AsyncGenerator[Event, None], interval: float | None
-) -> AsyncIterator[Event]:
-    """``events`` with ``HEARTBEAT`` interleaved whenever they are idle for ``interval``.
-
-    The same stepping as :class:`EventStream` (no second task); for consumers that want
-    events rather than SSE frames. It ends after a terminal event or with ``events``.
-    """
-    first = asyncio.ensure_future(events.__anext__())
-    stream = EventStream(first, events, Turn(), heartbeat=interval)
-    loop = stream._start()
-    try:
-        while True:
-            batch = await stream._next_batch()
-            stream._idle_since = loop.time()
-            for event in batch:
-                yield event
-                if event.terminal:
-                    return
-    except StopAsyncIteration:
-        return
-    finally:
-        if stream._timer is not None:
-            stream._timer.cancel()
-        await stream._close_source()
