@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from rais import Limits, RaisError, UpstreamError, rais_event
-from rais._endpoint import ChatEndpoint, Reply, sse_reply
-from rais._sse import FIRST_EVENT_WAIT
+from rais._endpoint import ChatEndpoint
+from rais._reply import Reply
+from rais._sse import FIRST_EVENT_WAIT, sse_reply
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rais._chat import Turn
-from rais._endpoint import sse_reply
 from rais._errors import UpstreamError
+from rais._sse import sse_reply
 
 pytestmark = pytest.mark.timeout(60)
 

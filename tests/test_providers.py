@@ -17,8 +17,9 @@ import pytest
 
 import rais
 from rais import stream_response
-from rais._endpoint import ChatEndpoint, Reply
+from rais._endpoint import ChatEndpoint
 from rais._providers import DEFAULT_MODELS, ProviderConfig, provider_stream
+from rais._reply import Reply
 from tests.fakes.upstreams import FakeUpstream
 
 pytestmark = pytest.mark.timeout(60)

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from rais._endpoint import ChatEndpoint, Reply
+from rais._endpoint import ChatEndpoint
 from rais._events import DONE, Event, error_event, text_event
+from rais._reply import Reply
 from rais._sse_decode import SSEBlockDecoder
 from rais.resume import (
     InMemoryStore,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rais import shutdown
-from rais._endpoint import sse_reply
+from rais._sse import sse_reply
 
 pytestmark = pytest.mark.timeout(60)
 

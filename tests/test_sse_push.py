@@ -13,8 +13,7 @@ import pytest
 
 from rais import shutdown
 from rais._chat import Turn
-from rais._endpoint import sse_reply
-from rais._sse import PING, EventStream
+from rais._sse import PING, EventStream, sse_reply
 
 pytestmark = pytest.mark.timeout(60)
 

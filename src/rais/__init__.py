@@ -15,9 +15,10 @@ from ._events import Event, rais_event
 
 if TYPE_CHECKING:
     from ._chat import Chat, StreamResult, Usage
-    from ._endpoint import ChatEndpoint, EndpointOptions, Reply
+    from ._endpoint import ChatEndpoint, EndpointOptions
     from ._errors import RaisError, UpstreamError
     from ._pipeline import rais_events
+    from ._reply import Reply
     from ._request import ChatRequest, Limits, RequestError, parse_chat_request
     from ._streams import stream_response, stream_text
 
@@ -60,7 +61,7 @@ _LAZY = {
     # for adapters of other frameworks: the core they wrap
     "ChatEndpoint": "_endpoint",
     "EndpointOptions": "_endpoint",
-    "Reply": "_endpoint",
+    "Reply": "_reply",
 }
 
 

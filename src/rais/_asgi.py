@@ -11,8 +11,9 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ._asgi_reply import raw_headers, send_reply
-from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ChatEndpoint, Handler, endpoint_for
 from ._pipeline import Source
+from ._reply import Reply
 
 
 async def answer(endpoint: ChatEndpoint, request: Request, chat_id: str | None = None) -> Response:

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._endpoint import Reply
+from ._reply import Reply
 from ._sse import EventStream
 
 __all__ = ["ASGIReply", "send_reply"]

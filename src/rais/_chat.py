@@ -16,14 +16,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._errors import redact
-from ._request import RequestError
+from ._request import Headers, RequestError
 from .shutdown import server_stopping
-
-if TYPE_CHECKING:
-    from ._endpoint import Headers
 
 __all__ = ["Chat", "OnFinish", "Outcome", "StreamResult", "Usage"]
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import inspect
-import json
 import logging
 import os
 from collections.abc import (
@@ -24,15 +23,17 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, TypedDict
+from typing import Any, TypeAlias, TypedDict
 
-from ._bridge import run_sync, stream_sync
+from ._bridge import run_sync
 from ._chat import Chat, OnFinish, Turn, access_log
 from ._codecs import AI_SDK, CODECS, RAIS, ProtocolName, detect, protocol_codec
 from ._pipeline import Source, rais_events
 from ._providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
+from ._reply import Reply, error_reply, json_reply
 from ._request import (
     ChatRequest,
+    Headers,
     Limits,
     RequestError,
     check_content_length,
@@ -62,8 +63,6 @@ __all__ = [
     "Configure",
     "EndpointOptions",
     "Handler",
-    "Headers",
-    "Reply",
     "ResponseOptions",
     "sse_reply",
 ]
@@ -118,42 +117,6 @@ class EndpointOptions(ResponseOptions, total=False):
     """The keyword options every adapter accepts, passed through to :class:`ChatEndpoint`."""
 
     handler: Handler | None
-
-
-class Headers(Protocol):
-    """Any case-insensitive header mapping (Starlette, Django, Werkzeug, Quart all fit)."""
-
-    def get(self, key: str, /) -> Any: ...
-
-
-@dataclass
-class Reply:
-    """What to answer: a JSON error (``body``) or an event stream (``stream``)."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    #: An :class:`~rais._sse.EventStream` (or a resumable tail): ``async for`` it, or let
-    #: it write (``send_to``) where the adapter owns the write loop.
-    stream: AsyncIterable[bytes] | None = None
-
-    @property
-    def media_type(self) -> str:
-        return dict(self.headers).get("Content-Type", "application/json")
-
-    def sync_stream(self) -> Iterator[bytes]:
-        """The stream for a WSGI response body, pulled through the shared bridge loop."""
-        assert self.stream is not None
-        return stream_sync(self.stream)
-
-
-def json_reply(status: int, data: dict[str, Any], headers: Iterable[tuple[str, str]] = ()) -> Reply:
-    body = json.dumps(data, separators=(",", ":")).encode()
-    return Reply(status, [("Content-Type", "application/json"), *headers], body)
-
-
-def error_reply(exc: RequestError) -> Reply:
-    return json_reply(exc.status, exc.body(), exc.headers.items())
 
 
 _ALLOW = "POST, OPTIONS"

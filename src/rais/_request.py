@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "ROLES",
     "ChatRequest",
+    "Headers",
     "Limits",
     "RequestError",
     "chat_request",
@@ -47,6 +48,12 @@ CHAT_REQUEST_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
+
+
+class Headers(Protocol):
+    """Any case-insensitive header mapping (Starlette, Django, Werkzeug, Quart all fit)."""
+
+    def get(self, key: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,15 @@ import json
 import sys
 import types
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import shutdown
 from ._chat import Outcome, Turn
 from ._codecs import RAIS, Codec, Encoder, encode_frames
 from ._events import HEARTBEAT, PING, TERMINAL_TYPES, Event, sse_frame
 from ._pipeline import Source, rais_events
+from ._reply import Reply, json_reply
 from .shutdown import SHUTDOWN_MESSAGE
-
-if TYPE_CHECKING:
-    from ._endpoint import Reply
 
 __all__ = [
     "FIRST_EVENT_WAIT",
@@ -86,8 +84,6 @@ async def sse_reply(
     fails at once (bad key, 429, unknown model) is answered with its real status and
     ``Retry-After``; later failures are ``error`` events.
     """
-    from ._endpoint import Reply
-
     turn = turn if turn is not None else Turn()
     events = rais_events(source, secrets=secrets, turn=turn)
     first, refused = await hold_first_event(events, turn)
@@ -109,8 +105,6 @@ async def hold_first_event(
 ) -> tuple[asyncio.Future[Event], Reply | None]:
     """Wait up to :data:`FIRST_EVENT_WAIT` for the first event; an upstream that failed
     at once with an HTTP status is refused with that status (and ``events`` closed)."""
-    from ._endpoint import json_reply
-
     first = asyncio.ensure_future(events.__anext__())
     try:
         await asyncio.wait([first], timeout=FIRST_EVENT_WAIT)

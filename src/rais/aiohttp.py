@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for, resume_path
+from ._endpoint import ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
+from ._reply import Reply
 from ._sse import EventStream
 from ._websocket import serve_websocket
 from .shutdown import end_streams

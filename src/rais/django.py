@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from ._endpoint import ChatEndpoint, Handler, Reply, endpoint_for
+from ._endpoint import ChatEndpoint, Handler, endpoint_for
 from ._pipeline import Source
+from ._reply import Reply
 from ._websocket import WebSocketApp, asgi_websocket_app
 
 if TYPE_CHECKING:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Request, Response, request
 
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for, resume_path
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
+from ._reply import Reply
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

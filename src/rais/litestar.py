@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar import Request, Response, Router, WebSocket, route, websocket
 
 from ._asgi_reply import ASGIReply
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for, resume_path
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
+from ._reply import Reply
 from ._websocket import ASGIWebSocket, Receive, Send, serve_websocket
 
 if TYPE_CHECKING:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from quart import Blueprint, Request, Response, request, websocket
 
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, Reply, endpoint_for, resume_path
+from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
+from ._reply import Reply
 from ._websocket import serve_websocket
 
 if TYPE_CHECKING:
