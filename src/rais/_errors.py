@@ -16,7 +16,6 @@ __all__ = [
     "RaisError",
     "RedactingFilter",
     "UpstreamError",
-    "as_upstream_error",
     "redact",
     "redacted_traceback",
     "safe_message",
@@ -51,28 +50,6 @@ class UpstreamError(RaisError):
     def __init__(self, message: str, *, status: int = 502, retry_after: str | None = None) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
-
-
-#: Packages whose exceptions are a model provider (or its HTTP client) failing.
-_SDK_PACKAGES = frozenset({"openai", "anthropic", "httpx", "httpcore", "groq", "mistralai"})
-
-
-def as_upstream_error(exc: BaseException) -> BaseException:
-    """An SDK exception raised in a custom handler gets the providers' treatment: an
-    :class:`UpstreamError` with its HTTP status (429 keeps ``Retry-After``) and a safe
-    message that says what kind of failure it was. Anything else is returned as is."""
-    if isinstance(exc, RaisError):
-        return exc
-    package = type(exc).__module__.partition(".")[0]
-    if package not in _SDK_PACKAGES:
-        return exc
-    from ._providers._errors import upstream_error  # only when something failed
-
-    if not isinstance(exc, Exception):
-        return exc
-    mapped = upstream_error(exc, package)
-    mapped.__cause__ = exc
-    return mapped
 
 
 _KEEP_LABEL = r"\g<1>\g<2>[redacted]"

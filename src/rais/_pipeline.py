@@ -32,8 +32,9 @@ from typing import Any, TypeAlias, cast
 
 from ._chat import Turn, Usage
 from ._chunks import chunk_item, source_of
-from ._errors import RaisError, RedactingFilter, as_upstream_error, redacted_traceback, safe_message
+from ._errors import RaisError, RedactingFilter, redacted_traceback, safe_message
 from ._events import DONE, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
+from ._providers._errors import as_upstream_error
 
 __all__ = ["Item", "Source", "rais_events"]
 

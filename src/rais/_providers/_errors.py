@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import UpstreamError
-from . import retry_after
+from .._errors import RaisError, UpstreamError
+from ._common import retry_after
 
 _BY_STATUS = {
     400: "The model provider rejected the request",
@@ -21,6 +21,24 @@ _BY_STATUS = {
     503: "The model provider is overloaded; try again shortly",
     529: "The model provider is overloaded; try again shortly",
 }
+
+
+#: Packages whose exceptions are a model provider (or its HTTP client) failing.
+_SDK_PACKAGES = frozenset({"openai", "anthropic", "httpx", "httpcore", "groq", "mistralai"})
+
+
+def as_upstream_error(exc: BaseException) -> BaseException:
+    """An SDK exception raised in a custom handler gets the providers' treatment: an
+    :class:`UpstreamError` with its HTTP status (429 keeps ``Retry-After``) and a safe
+    message that says what kind of failure it was. Anything else is returned as is."""
+    if isinstance(exc, RaisError):
+        return exc
+    package = type(exc).__module__.partition(".")[0]
+    if package not in _SDK_PACKAGES or not isinstance(exc, Exception):
+        return exc
+    mapped = upstream_error(exc, package)
+    mapped.__cause__ = exc
+    return mapped
 
 
 def upstream_error(exc: Exception, provider: str) -> UpstreamError:

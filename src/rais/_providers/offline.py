@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator
 
 from .._chat import Usage
-from . import Messages, ProviderConfig, text_of
+from ._common import Messages, ProviderConfig, text_of
 
 _WORDS = re.compile(r"\s*\S+")
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .._chat import Usage
-from . import (
+from ._common import (
     Messages,
     ProviderConfig,
     cached_client,
