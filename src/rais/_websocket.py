@@ -18,17 +18,14 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from . import shutdown
 from ._chat import Chat, Turn
 from ._events import Event, error_event
 from ._pipeline import Source, rais_events
-from ._request import ChatRequest, RequestError, parse_chat_request
+from ._request import ChatRequest, Limits, RequestError, parse_chat_request
 from .shutdown import SHUTDOWN_MESSAGE
-
-if TYPE_CHECKING:
-    from ._endpoint import ChatEndpoint
 
 __all__ = [
     "CLOSE_INVALID_PAYLOAD",
@@ -38,6 +35,7 @@ __all__ = [
     "CLOSE_TOO_BIG",
     "ASGIWebSocket",
     "WebSocketApp",
+    "WebSocketEndpoint",
     "WebSocketTransport",
     "asgi_websocket_app",
     "serve_websocket",
@@ -69,6 +67,16 @@ class WebSocketTransport(Protocol):
     async def close(self, code: int) -> None: ...
 
 
+class WebSocketEndpoint(Protocol):
+    """What serving a chat needs of a :class:`~rais.ChatEndpoint` (named here, not imported:
+    the endpoint sits above its writers)."""
+
+    limits: Limits
+    api_key: str | None
+
+    async def prepare(self, chat: Chat, *, kind: str = ...) -> tuple[Turn, Source]: ...
+
+
 class RejectedFrame(Exception):
     """A first frame that cannot start a stream: answered with an error event and ``code``."""
 
@@ -86,7 +94,7 @@ def _close_code(status: int) -> int:
     return CLOSE_POLICY
 
 
-def parse_first_frame(frame: str | bytes, endpoint: ChatEndpoint) -> ChatRequest:
+def parse_first_frame(frame: str | bytes, endpoint: WebSocketEndpoint) -> ChatRequest:
     """Validate the first frame with the same parser and limits as the HTTP body."""
     body = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
     try:
@@ -96,7 +104,7 @@ def parse_first_frame(frame: str | bytes, endpoint: ChatEndpoint) -> ChatRequest
 
 
 async def serve_websocket(
-    endpoint: ChatEndpoint,
+    endpoint: WebSocketEndpoint,
     socket: WebSocketTransport,
     *,
     request: Any = None,
@@ -134,7 +142,7 @@ async def _reject(socket: WebSocketTransport, exc: RejectedFrame) -> None:
 
 
 async def _stream(
-    endpoint: ChatEndpoint, socket: WebSocketTransport, turn: Turn, source: Source
+    endpoint: WebSocketEndpoint, socket: WebSocketTransport, turn: Turn, source: Source
 ) -> None:
     """Send events until the terminal one, while watching for the client's close."""
     events = rais_events(source, secrets=(endpoint.api_key,), turn=turn)
@@ -245,7 +253,7 @@ class WebSocketApp:
     own endpoint type (Starlette's ``WebSocketRoute``) still call it as ASGI.
     """
 
-    def __init__(self, endpoint: ChatEndpoint) -> None:
+    def __init__(self, endpoint: WebSocketEndpoint) -> None:
         self.endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -270,6 +278,6 @@ class ScopeHeaders:
         return self._headers.get(key.lower(), default)
 
 
-def asgi_websocket_app(endpoint: ChatEndpoint) -> WebSocketApp:
+def asgi_websocket_app(endpoint: WebSocketEndpoint) -> WebSocketApp:
     """The RAIS WebSocket as raw ASGI (route it with Channels, or any ASGI router)."""
     return WebSocketApp(endpoint)
