@@ -19,16 +19,9 @@ import pytest
 from rais._endpoint import ChatEndpoint
 from rais._events import DONE, Event, error_event, text_event
 from rais._reply import Reply
+from rais._resumable import new_stream_id, parse_event_id
 from rais._sse_decode import SSEBlockDecoder
-from rais.resume import (
-    InMemoryStore,
-    RedisStore,
-    StoreUnavailable,
-    StreamStore,
-    new_stream_id,
-    open_store,
-    parse_event_id,
-)
+from rais.resume import InMemoryStore, RedisStore, StoreUnavailable, StreamStore, open_store
 from tests.redis_server import RedisServer, redis_server
 from tests.servers import ROOT, ServerSpec, free_port, running
 

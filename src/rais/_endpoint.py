@@ -41,20 +41,18 @@ from ._request import (
     read_body,
     read_body_sync,
 )
-from ._sse import hold_first_event, sse_reply
-from .resume import (
-    StoreUnavailable,
-    StreamStore,
+from ._resumable import (
     active_stream,
     chat_key,
     new_stream_id,
-    open_store,
     owns_stream,
     parse_event_id,
     set_active,
     start_generation,
     tail,
 )
+from ._sse import hold_first_event, sse_reply
+from .resume import StoreUnavailable, StreamStore, open_store
 
 logger = logging.getLogger("rais")
 
