@@ -10,10 +10,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from ._asgi_reply import raw_headers, send_reply
 from ._endpoint import ChatEndpoint, Handler, endpoint_for
 from ._pipeline import Source
 from ._reply import Reply
+from .asgi import raw_headers, send_reply
 
 
 async def answer(endpoint: ChatEndpoint, request: Request, chat_id: str | None = None) -> Response:

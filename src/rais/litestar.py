@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Request, Response, Router, WebSocket, route, websocket
 
-from ._asgi_reply import ASGIReply
 from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
 from ._reply import Reply
 from ._websocket import ASGIWebSocket, Receive, Send, serve_websocket
+from .asgi import ASGIReply
 
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler

@@ -1,9 +1,30 @@
-"""A core :class:`~rais._endpoint.Reply` as a raw ASGI response, for every ASGI adapter.
+"""Serve rais from an ASGI framework it does not ship an adapter for.
 
-The request task writes; one small task waits for ``http.disconnect`` and cancels the
-write loop when the client leaves. The stream is closed (so the upstream call is
-cancelled) on every way out, on every ASGI spec version — no task group per response
-and no cleanup left to garbage collection.
+Every ASGI adapter of rais is these two steps, and so can yours: hand the request to
+:meth:`rais.ChatEndpoint.handle`, which makes every decision (method, body limits,
+validation, ``configure``, resume, status, headers) and returns a :class:`rais.Reply`;
+then write that reply with :func:`send_reply`, or return :class:`ASGIReply` where the
+framework takes an ASGI app as a response::
+
+    from rais import ChatEndpoint
+    from rais.asgi import send_reply
+
+    endpoint = ChatEndpoint(provider="openai")  # the options every adapter takes
+
+    async def chat(request, receive, send):  # however your framework gives you these
+        reply = await endpoint.handle(
+            request.method,
+            request.stream(),  # the body's chunks: read, and bounded, by the core
+            request.headers,  # any case-insensitive mapping with .get()
+            request=request,  # what handlers and configure see as chat.request
+            http_version=request.scope.get("http_version", "1.1"),
+        )
+        await send_reply(reply, receive, send)
+
+The writer is the one the shipped adapters use: the request task writes, one small task
+waits for ``http.disconnect`` and cancels the write loop when the client leaves, and the
+stream is closed (so the upstream call is cancelled) on every way out, on every ASGI spec
+version: no task group per response, no cleanup left to garbage collection.
 """
 
 from __future__ import annotations
@@ -16,7 +37,7 @@ from typing import Any
 from ._reply import Reply
 from ._sse import EventStream
 
-__all__ = ["ASGIReply", "send_reply"]
+__all__ = ["ASGIReply", "raw_headers", "send_reply"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
