@@ -93,10 +93,11 @@ step "pip install -e '.[dev]'"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-step "ruff, mypy"
+step "ruff, mypy, lint-imports"
 .venv/bin/ruff check src tests integrations examples bench noxfile.py
 .venv/bin/ruff format --check src noxfile.py
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers and no-cycle contracts in pyproject.toml
 
 step "pytest (Python 3.11, the full suite)"
 suite_status=0
