@@ -14,10 +14,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DATA = b"data: "
+#: How each protocol's answer ends: RAIS's ``done``, the AI SDK's ``[DONE]``, AG-UI's
+#: ``RUN_FINISHED``.
+DONE_MARKERS = (b'"type":"done"', b"data: [DONE]", b'"type":"RUN_FINISHED"')
 
 
-def request_bytes(port: int, path: str, content: str, *, keep_alive: bool = False) -> bytes:
-    body = json.dumps({"messages": [{"role": "user", "content": content}]}).encode()
+def request_body(content: str, protocol: str = "rais") -> dict[str, object]:
+    """The request body each protocol's client sends, with ``content`` as the user's text."""
+    if protocol == "ai-sdk":  # DefaultChatTransport's
+        return {
+            "id": "chat-1",
+            "trigger": "submit-message",
+            "messages": [
+                {"id": "m1", "role": "user", "parts": [{"type": "text", "text": content}]}
+            ],
+        }
+    if protocol == "ag-ui":  # RunAgentInput
+        return {
+            "threadId": "t",
+            "runId": "r",
+            "state": {},
+            "messages": [{"id": "u1", "role": "user", "content": content}],
+            "tools": [],
+            "context": [],
+            "forwardedProps": {},
+        }
+    return {"messages": [{"role": "user", "content": content}]}
+
+
+def request_bytes(
+    port: int, path: str, content: str, *, keep_alive: bool = False, protocol: str = "rais"
+) -> bytes:
+    body = json.dumps(request_body(content, protocol)).encode()
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -36,7 +64,7 @@ class Stream:
     first_event: float | None = None  #: ... of the first ``data:`` line
     events: int = 0
     status: int | None = None
-    done: bool = False  #: the ``done`` event arrived
+    done: bool = False  #: the terminal event arrived (``done``, ``[DONE]``, ``RUN_FINISHED``)
     closed: bool = False
     stamps: list[tuple[float, float]] = field(default_factory=list)  #: (produced, arrived)
     arrivals: list[float] = field(default_factory=list)
@@ -102,7 +130,7 @@ class StreamProtocol(asyncio.Protocol):
                 self.on_event(found)
         self._carry = window[-8:]
         stream.raw_tail = (stream.raw_tail + data)[-200:]
-        if b'"type":"done"' in stream.raw_tail:
+        if any(marker in stream.raw_tail for marker in DONE_MARKERS):
             stream.done = True
 
     def _record_stamps(self, data: bytes, now: float) -> None:
@@ -138,19 +166,22 @@ async def open_stream(
     *,
     stamps: bool = False,
     on_event: Callable[[int], None] | None = None,
+    protocol: str = "rais",
 ) -> StreamProtocol:
     loop = asyncio.get_running_loop()
-    request = request_bytes(port, path, content)
-    _, protocol = await loop.create_connection(
+    request = request_bytes(port, path, content, protocol=protocol)
+    _, opened = await loop.create_connection(
         lambda: StreamProtocol(request, stamps=stamps, on_event=on_event), "127.0.0.1", port
     )
-    return protocol
+    return opened
 
 
-async def fetch(port: int, path: str, content: str, *, stamps: bool = False) -> Stream:
+async def fetch(
+    port: int, path: str, content: str, *, stamps: bool = False, protocol: str = "rais"
+) -> Stream:
     """One complete stream."""
-    protocol = await open_stream(port, path, content, stamps=stamps)
-    return await protocol.finished
+    opened = await open_stream(port, path, content, stamps=stamps, protocol=protocol)
+    return await opened.finished
 
 
 @dataclass
@@ -179,6 +210,7 @@ async def throughput(
     cpu: Callable[[], float] | None = None,
     content: str | None = None,
     drain: float = 0.0,
+    protocol: str = "rais",
 ) -> Throughput:
     """Keep ``connections`` streams of ``tokens`` events busy; count events in the window.
 
@@ -187,6 +219,7 @@ async def throughput(
     when the window ends are read to their end rather than cut, so that the next
     measurement does not pay for this one's disconnects (a hand-written loop that does
     not notice a disconnect keeps reading its upstream until the answer ends).
+    ``protocol`` is the request body's shape (``rais``, ``ai-sdk``, ``ag-ui``).
     """
     counted = 0
     measuring = False
@@ -206,10 +239,10 @@ async def throughput(
     async def worker() -> None:
         nonlocal streams, incomplete
         while not stop:
-            protocol = await open_stream(port, path, content, on_event=on_event)
-            active.add(protocol)
-            stream = await protocol.finished
-            active.discard(protocol)
+            opened = await open_stream(port, path, content, on_event=on_event, protocol=protocol)
+            active.add(opened)
+            stream = await opened.finished
+            active.discard(opened)
             if stop:
                 return
             streams += 1
@@ -230,7 +263,7 @@ async def throughput(
         stop = True
         if drain and active:
             await asyncio.wait([p.finished for p in active], timeout=drain)
-        for protocol in list(active):
-            protocol.abort()
+        for opened in list(active):
+            opened.abort()
         await asyncio.gather(*tasks, return_exceptions=True)
     return Throughput(counted / elapsed, streams, counted, elapsed, incomplete, cpu_used)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import suite
+from bench.anchor import DEFAULT_REF, OldTree, check, old_tree
 from bench.config import DEFAULT, QUICK
 from bench.report import markdown, plot, print_report
 from bench.servers import BENCH_SERVERS
@@ -38,6 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers", default="", help="comma-separated server ids (default: all of them)"
     )
+    parser.add_argument(
+        "--modes",
+        default="",
+        help="throughput modes, comma-separated: burst, per-token (default: both)",
+    )
+    parser.add_argument(
+        "--anchor",
+        default=DEFAULT_REF,
+        metavar="REF",
+        help=f"the old code measured beside rais in the throughput runs (git revision, "
+        f"default {DEFAULT_REF}: before the wire protocols); 'none' to skip it",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument(
         "--snapshot",
@@ -59,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if plot(json.loads(args.plot.read_text()), PLOT) else 1
 
     config = QUICK if args.quick else DEFAULT
+    if args.modes:
+        modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+        if not modes or set(modes) - {"burst", "per-token"}:
+            parser.error(f"unknown modes: {args.modes}")
+        config = dataclasses.replace(config, modes=modes)
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = wanted - set(BENCHMARKS)
     if unknown:
@@ -75,12 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in wanted:
         log("throughput and latency (rais vs the framework's hand-written streaming response)")
         results["servers"] = {}
-        for sid in server_ids:
-            try:
-                results["servers"][sid] = suite.measure_server(sid, config, log)
-            except (RuntimeError, OSError, TimeoutError) as exc:  # one broken server: go on
-                log(f"  {sid}: FAILED: {exc}")
-                results["servers"][sid] = {"error": str(exc)[:2000]}
+        with contextlib.ExitStack() as stack:
+            anchor: OldTree | None = None
+            if args.anchor.lower() != "none":
+                anchor = stack.enter_context(old_tree(args.anchor))
+                found = check(anchor)
+                results["meta"]["anchor"] = {
+                    "ref": anchor.ref,
+                    "commit": anchor.commit,
+                    "rais_file": found,
+                }
+                log(f"  the old code: {anchor.ref} ({anchor.commit[:12]}), rais from {found}")
+            for sid in server_ids:
+                try:
+                    results["servers"][sid] = suite.measure_server(sid, config, log, anchor)
+                except (RuntimeError, OSError, TimeoutError) as exc:  # one broken server: go on
+                    log(f"  {sid}: FAILED: {exc}")
+                    results["servers"][sid] = {"error": str(exc)[:2000]}
     if "memory" in wanted:
         log(
             f"memory: {config.memory_streams:,} idle streams, rais (heartbeats every "

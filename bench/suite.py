@@ -13,10 +13,13 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
 
+from bench.anchor import OldTree
 from bench.config import Config
 from bench.hold import Clients
 from bench.load import fetch, open_stream, throughput
@@ -72,33 +75,117 @@ ROUTES = {"rais": "/api/chat", "ceiling": "/ceiling", "sse-starlette": "/sse-sta
 THROUGHPUT_ENV = {"RAIS_HEARTBEAT": "15", "RAIS_SEND_TIMEOUT": "30"}
 
 
-def measure_server(spec_id: str, config: Config, log: Log) -> dict[str, Any]:
-    """Throughput (rais vs ceiling [vs sse-starlette]) and latency on one bench server."""
+@dataclass(frozen=True)
+class Target:
+    """One measured route: its path, the request body's protocol, and whether the
+    old-code anchor's server (``bench.anchor``) serves it."""
+
+    route: str
+    protocol: str = "rais"
+    old: bool = False
+
+
+TARGETS = {
+    "rais": Target("/api/chat"),
+    "ceiling": Target("/ceiling"),
+    "sse-starlette": Target("/sse-starlette"),
+    "ai-sdk": Target("/api/ai-sdk", "ai-sdk"),
+    "ag-ui": Target("/api/ag-ui", "ag-ui"),
+    "fastapi-sse": Target("/fastapi-sse"),
+    "litestar-sse": Target("/litestar-sse"),
+    "rais-old": Target("/api/chat", old=True),
+}
+#: The wire protocols measured per token beside RAIS v1, on every adapter.
+PROTOCOLS = ("ai-sdk", "ag-ui")
+#: Each framework's native SSE response (what its users would pick instead of rais).
+NATIVE = {
+    "fastapi-uvicorn": ("fastapi-sse",),
+    "starlette-uvicorn": ("sse-starlette",),
+    "litestar-uvicorn": ("litestar-sse",),
+}
+NATIVE_NAMES = {
+    "sse-starlette": "sse-starlette EventSourceResponse",
+    "fastapi-sse": "fastapi.sse.EventSourceResponse",
+    "litestar-sse": "litestar.response.ServerSentEvent",
+}
+
+
+def mode_targets(spec_id: str, mode: str, anchor: bool) -> list[str]:
+    """What one mode measures on one server, in the order the rounds alternate."""
+    targets = ["rais", "ceiling"]
+    if spec_id == "starlette-uvicorn":
+        targets.append("sse-starlette")
+    if mode == "per-token":
+        targets += [t for t in NATIVE.get(spec_id, ()) if t not in targets]
+        targets += PROTOCOLS
+    if anchor:
+        targets.append("rais-old")
+    return targets
+
+
+def _spread(ours: list[float], theirs: list[float]) -> list[float]:
+    """The lowest and highest of the per-round ratios (each round's pair measured back
+    to back): how much the ratio moves from round to round."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True) if b]
+    return [round(min(ratios), 3), round(max(ratios), 3)] if ratios else []
+
+
+def _compare(us: dict[str, list[float]], ours: str, theirs: str) -> dict[str, Any]:
+    """CPU per token of ``ours`` / ``theirs`` (medians), and the per-round spread."""
+    a, b = statistics.median(us[ours]), statistics.median(us[theirs])
+    return {"ratio": round(a / b, 3) if b else None, "spread": _spread(us[ours], us[theirs])}
+
+
+def measure_server(
+    spec_id: str, config: Config, log: Log, anchor: OldTree | None = None
+) -> dict[str, Any]:
+    """Throughput (rais vs ceiling [vs native SSE] [vs the old code], and per protocol)
+    and latency on one bench server.
+
+    With ``anchor``, a second server of the same app imports the old code's rais and
+    serves ``rais-old``; it runs beside the first and takes its turn in every round.
+    """
     spec = BENCH_BY_ID[spec_id]
-    targets = ["rais", "ceiling"] + (["sse-starlette"] if spec_id == "starlette-uvicorn" else [])
+    modes = {mode: mode_targets(spec_id, mode, anchor is not None) for mode in config.modes}
     result: dict[str, Any] = {"throughput": {}, "latency": {}, "env": THROUGHPUT_ENV}
-    with running(spec, THROUGHPUT_ENV) as server:
-        asyncio.run(_warm(server, targets))
-        pids = server.pids()
-        for mode in config.modes:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(running(spec, THROUGHPUT_ENV))
+        servers = {False: server}
+        if anchor is not None:
+            servers[True] = stack.enter_context(running(spec, {**THROUGHPUT_ENV, **anchor.env}))
+        every = sorted({t for targets in modes.values() for t in targets}, key=list(TARGETS).index)
+        overhead = asyncio.run(_warm(servers, every))
+        result["imported"] = _imported(servers, anchor)
+        pids = {old: running_server.pids() for old, running_server in servers.items()}
+        for mode, targets in modes.items():
             rates: dict[str, list[float]] = {t: [] for t in targets}
             costs: dict[str, list[float]] = {t: [] for t in targets}
+            per_token: dict[str, list[float]] = {t: [] for t in targets}  # µs CPU per token
             for _ in range(config.rounds):
                 for target in targets:  # alternating, so drift hits every target alike
+                    where = TARGETS[target]
+                    on = servers[where.old]
                     measured = asyncio.run(
                         throughput(
-                            server.port,
-                            ROUTES[target],
+                            on.port,
+                            where.route,
                             tokens=config.tokens,
                             connections=config.connections,
                             warmup=config.warmup,
                             seconds=config.window,
                             yield_each=mode == "per-token",
-                            cpu=lambda: cpu_seconds(pids),
+                            cpu=lambda old=where.old: cpu_seconds(pids[old]),  # type: ignore[misc]
+                            protocol=where.protocol,
                         )
                     )
                     rates[target].append(measured.events_per_second)
                     costs[target].append(measured.events_per_cpu_second)
+                    # tokens among the events: each answer has `overhead` more (done; the
+                    # protocols' start/end frames) than tokens
+                    tokens = measured.events * config.tokens / (config.tokens + overhead[target])
+                    per_token[target].append(
+                        measured.cpu_seconds / tokens * 1e6 if tokens else float("inf")
+                    )
                     if measured.incomplete:
                         log(f"  {spec_id} {target}: {measured.incomplete} incomplete streams")
             row: dict[str, Any] = {t: round(statistics.median(rates[t])) for t in targets}
@@ -106,11 +193,27 @@ def measure_server(spec_id: str, config: Config, log: Log) -> dict[str, Any]:
             row["us_per_event"] = {
                 t: round(1e6 / v, 2) if v else None for t, v in row["per_cpu_second"].items()
             }
+            row["us_per_token"] = {t: round(statistics.median(v), 2) for t, v in per_token.items()}
+            row["rounds_us_per_token"] = {t: [round(x, 2) for x in v] for t, v in per_token.items()}
+            row["events_per_answer"] = {t: config.tokens + overhead[t] for t in targets}
             cpu_rate = row["per_cpu_second"]
             row["ratio"] = round(cpu_rate["rais"] / cpu_rate["ceiling"], 2)
             row["ratio_wall"] = round(row["rais"] / row["ceiling"], 2)
             if "sse-starlette" in targets:
                 row["vs_sse_starlette"] = round(cpu_rate["rais"] / cpu_rate["sse-starlette"], 2)
+            # the new comparisons, all as CPU per token: <1 means cheaper than the other
+            row["protocols"] = {
+                p: _compare(per_token, p, "rais") for p in targets if p in PROTOCOLS
+            }
+            if "rais-old" in targets:
+                row["vs_old"] = _compare(per_token, "rais", "rais-old")
+                row["ratio_old"] = round(cpu_rate["rais-old"] / cpu_rate["ceiling"], 2)
+            row["vs_native"] = {
+                # the other way round (peer / rais), as the goal is stated: >= 2x
+                peer: _compare(per_token, peer, "rais")
+                for peer in NATIVE.get(spec_id, ())
+                if peer in targets
+            }
             result["throughput"][mode] = row
             us = row["us_per_event"]
             log(
@@ -123,7 +226,15 @@ def measure_server(spec_id: str, config: Config, log: Log) -> dict[str, Any]:
                     else ""
                 )
             )
-        result["latency"] = asyncio.run(_latency(server, targets, config))
+            extra = [t for t in targets if t not in ("rais", "ceiling", "sse-starlette")]
+            if extra:
+                tok = row["us_per_token"]
+                log(
+                    f"  {'':18} {mode:9} us CPU/token: rais {tok['rais']}"
+                    + "".join(f", {t} {tok[t]}" for t in extra)
+                )
+        latency_targets: list[str] = [t for t in ("rais", "ceiling", "sse-starlette") if t in every]
+        result["latency"] = asyncio.run(_latency(server, latency_targets, config))
         lat = result["latency"]
         log(
             f"  {spec_id:18} latency   ttfb {lat['ttfb_ms']['rais']} ms "
@@ -134,12 +245,38 @@ def measure_server(spec_id: str, config: Config, log: Log) -> dict[str, Any]:
     return result
 
 
-async def _warm(server: RunningServer, targets: list[str]) -> None:
+async def _warm(servers: dict[bool, RunningServer], targets: list[str]) -> dict[str, int]:
+    """A few whole answers per target; returns how many events each answer has beyond
+    its tokens (RAIS: ``done``; the AI SDK and AG-UI: their start and end frames)."""
+    count = 200
+    overhead: dict[str, int] = {}
     for target in targets:
+        where = TARGETS[target]
+        server = servers[where.old]
         for _ in range(3):
-            stream = await fetch(server.port, ROUTES[target], "count=200")
+            stream = await fetch(
+                server.port, where.route, f"count={count}", protocol=where.protocol
+            )
             if stream.status != 200 or not stream.done:
                 raise RuntimeError(f"{server.spec.id} {target} is broken: {stream}")
+        overhead[target] = stream.events - count
+    return overhead
+
+
+def _imported(servers: dict[bool, RunningServer], anchor: OldTree | None) -> dict[str, str]:
+    """Which rais each server imported, from its log (the bench apps print it); the
+    anchor's server must have the old tree's, the other must not."""
+    found: dict[str, str] = {}
+    for old, server in servers.items():
+        lines = [line for line in server.log().splitlines() if "bench app: rais from " in line]
+        if not lines:
+            raise RuntimeError(f"{server.spec.id}: no 'bench app: rais from' line in its log")
+        path = lines[-1].split("bench app: rais from ", 1)[1].strip()
+        in_old = anchor is not None and Path(path).is_relative_to(anchor.src)
+        if in_old != old:
+            raise RuntimeError(f"{server.spec.id} ({'anchor' if old else 'new'}) imported {path}")
+        found["old" if old else "new"] = path
+    return found
 
 
 async def _latency(server: RunningServer, targets: list[str], config: Config) -> dict[str, Any]:

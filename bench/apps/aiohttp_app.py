@@ -1,10 +1,36 @@
-"""aiohttp bench twin of integrations/aiohttp_app.py (its own runner, or gunicorn's worker)."""
+"""aiohttp bench twin of integrations/aiohttp_app.py (its own runner, or gunicorn's worker).
+
+The CORS middleware and hook are the integration's, copied: importing that module builds
+its app, with options the bench's old-code anchor does not have.
+"""
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from bench.apps.source import ceiling_frames, spec_from_body, tokens
-from integrations.aiohttp_app import cors_headers, cors_preflight
+from bench.apps.source import PROTOCOLS, ceiling_frames, spec_from_body, tokens
 from rais.aiohttp import rais_app
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "*",
+    "Access-Control-Allow-Headers": "*",
+}
+
+
+@web.middleware
+async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (
+        request.method == "OPTIONS"
+        and "Origin" in request.headers
+        and "Access-Control-Request-Method" in request.headers
+    ):
+        return web.Response(status=204, headers={**CORS, "Access-Control-Max-Age": "600"})
+    return await handler(request)
+
+
+async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if "Origin" in request.headers:
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
 
 
 async def ceiling(request: web.Request) -> web.StreamResponse:
@@ -27,6 +53,8 @@ def create_app() -> web.Application:
     app = web.Application(middlewares=[cors_preflight])
     app.on_response_prepare.append(cors_headers)
     app.add_subapp("/api/chat", rais_app(handler=tokens))
+    for protocol in PROTOCOLS:
+        app.add_subapp(f"/api/{protocol}", rais_app(handler=tokens, protocol=protocol))
     app.router.add_post("/ceiling", ceiling)
     return app
 

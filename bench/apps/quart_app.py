@@ -3,13 +3,22 @@
 from quart import Quart, Response, request
 from quart_cors import cors
 
-from bench.apps.source import ceiling_frames, spec_from_body, tokens
+from bench.apps.source import PROTOCOLS, ceiling_frames, spec_from_body, tokens
 from rais.quart import rais_blueprint
 
 app = Quart(__name__)
 app.config.from_prefixed_env()
 app = cors(app, allow_origin="*", allow_headers="*", allow_methods="*")
 app.register_blueprint(rais_blueprint(handler=tokens))
+for _protocol in PROTOCOLS:
+    app.register_blueprint(
+        rais_blueprint(
+            f"/api/{_protocol}",
+            name="rais_" + _protocol.replace("-", "_"),
+            handler=tokens,
+            protocol=_protocol,
+        )
+    )
 
 
 @app.post("/ceiling")

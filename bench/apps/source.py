@@ -10,13 +10,25 @@ client (same machine, same clock) can measure the latency each stack adds.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import rais
 
 TOKEN = "tok "
 DONE_FRAME = 'data: {"type":"done"}\n\n'
+
+#: The wire protocols the imported rais serves besides RAIS v1 (``protocol=``). Empty
+#: under the code before them (the bench's old-code anchor imports that ``rais``), so
+#: the same apps serve both and only the routes that code has.
+PROTOCOLS: tuple[Literal["ai-sdk", "ag-ui"], ...] = (
+    ("ai-sdk", "ag-ui") if importlib.util.find_spec("rais._codecs") is not None else ()
+)
+# In the server's log: the bench checks which rais each of its servers imported.
+print(f"bench app: rais from {rais.__file__}", flush=True)
 
 
 class Spec(NamedTuple):
@@ -41,7 +53,8 @@ def spec_from_body(body: bytes) -> Spec:
     return parse_spec(str(data["messages"][-1]["content"]))
 
 
-def _text(spec: Spec) -> str:
+def text(spec: Spec) -> str:
+    """One token: ``TOKEN``, or its production time when stamped."""
     return f"{time.monotonic():.6f} " if spec.stamp else TOKEN
 
 
@@ -53,7 +66,7 @@ async def tokens(messages: list[dict[str, Any]]) -> AsyncIterator[str]:
             await asyncio.sleep(spec.interval)
         elif spec.yield_each:
             await asyncio.sleep(0)
-        yield _text(spec)
+        yield text(spec)
 
 
 def _frame(number: int, text: str) -> bytes:
@@ -70,7 +83,7 @@ async def ceiling_frames(spec: Spec) -> AsyncIterator[bytes]:
             await asyncio.sleep(spec.interval)
         elif spec.yield_each:
             await asyncio.sleep(0)
-        yield _frame(i + 1, _text(spec))
+        yield _frame(i + 1, text(spec))
     yield f"id: {spec.count + 1}\n".encode() + _DONE
 
 
@@ -85,7 +98,7 @@ def ceiling_frames_sync(spec: Spec) -> Iterator[bytes]:
             time.sleep(spec.interval)
         elif spec.yield_each:
             time.sleep(0)
-        yield _frame(i + 1, _text(spec))
+        yield _frame(i + 1, text(spec))
     yield f"id: {spec.count + 1}\n".encode() + _DONE
 
 
@@ -96,5 +109,5 @@ async def sse_starlette_events(spec: Spec) -> AsyncIterator[dict[str, Any]]:
             await asyncio.sleep(spec.interval)
         elif spec.yield_each:
             await asyncio.sleep(0)
-        yield {"id": str(i + 1), "data": '{"type":"text","text":"' + _text(spec) + '"}'}
+        yield {"id": str(i + 1), "data": '{"type":"text","text":"' + text(spec) + '"}'}
     yield {"id": str(spec.count + 1), "data": '{"type":"done"}'}

@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from bench.apps.source import ceiling_frames, spec_from_body, sse_starlette_events, tokens
+from bench.apps.source import (
+    PROTOCOLS,
+    ceiling_frames,
+    spec_from_body,
+    sse_starlette_events,
+    tokens,
+)
 from rais.starlette import rais_endpoint
 
 
@@ -32,6 +38,10 @@ app = Starlette(
         Route("/api/chat", rais_endpoint(handler=tokens)),  # an ASGI app: every method
         Route("/ceiling", ceiling, methods=["POST"]),
         Route("/sse-starlette", sse_starlette, methods=["POST"]),
+        *(
+            Route(f"/api/{protocol}", rais_endpoint(handler=tokens, protocol=protocol))
+            for protocol in PROTOCOLS
+        ),
     ],
     middleware=[
         Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])

@@ -4,7 +4,13 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from bench.apps.source import ceiling_frames, ceiling_frames_sync, spec_from_body, tokens
+from bench.apps.source import (
+    PROTOCOLS,
+    ceiling_frames,
+    ceiling_frames_sync,
+    spec_from_body,
+    tokens,
+)
 from rais.django import rais_view
 
 
@@ -25,4 +31,8 @@ def ceiling(request: HttpRequest) -> StreamingHttpResponse:
 urlpatterns = [
     path("api/chat", rais_view(handler=tokens)),
     path("ceiling", ceiling),
+    *(
+        path(f"api/{protocol}", rais_view(handler=tokens, protocol=protocol))
+        for protocol in PROTOCOLS
+    ),
 ]
