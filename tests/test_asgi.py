@@ -74,3 +74,37 @@ async def test_a_raw_asgi_app_gets_the_core_json_errors() -> None:
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST, OPTIONS"
     assert not_json.status_code == 400
     assert not_json.json()["error"]["type"]
+
+
+async def test_a_resumable_tail_whose_reader_stops_reading_is_ended() -> None:
+    """A stream rais does not write itself (a resumable tail) gets the send timeout too: the
+    write that waits for a client that stopped reading is cut, and the stream closed."""
+    import asyncio
+
+    from rais._reply import Reply
+
+    closed = asyncio.Event()
+
+    async def tail() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"data: {}\n\n"
+                await asyncio.sleep(0)
+        finally:
+            closed.set()
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if len(sent) >= 4:  # the client's window is full: this write never completes
+            await asyncio.Event().wait()
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client never sends anything more
+        return {}
+
+    reply = Reply(200, [("Content-Type", "text/event-stream")], stream=tail(), send_timeout=0.3)
+    await asyncio.wait_for(send_reply(reply, receive, send), 20.0)
+    assert closed.is_set()
+    assert [m["type"] for m in sent] == ["http.response.start", *["http.response.body"] * 3]

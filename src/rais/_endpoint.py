@@ -440,7 +440,9 @@ class ChatEndpoint:
         start_generation(store, stream_id, first, events, turn, self.resume_grace)
         codec = CODECS[chat.protocol]
         stream = tail(store, stream_id, 0, self.heartbeat, encoder=codec.encoder(turn))
-        return Reply(200, codec.headers(http_version), stream=stream)
+        return Reply(
+            200, codec.headers(http_version), stream=stream, send_timeout=self.send_timeout
+        )
 
     async def resume_reply(
         self, last_event_id: str, chat: Chat | None = None, *, http_version: str | None = "1.1"
@@ -462,7 +464,7 @@ class ChatEndpoint:
             return Reply(204, list(_NO_CONTENT))
         access_log.info("stream resumed after=%d", after)
         stream = tail(self.store, stream_id, after, self.heartbeat, batch)
-        return Reply(200, RAIS.headers(http_version), stream=stream)
+        return Reply(200, RAIS.headers(http_version), stream=stream, send_timeout=self.send_timeout)
 
     async def chat_resume_reply(
         self,
@@ -501,7 +503,9 @@ class ChatEndpoint:
         turn = Turn(chat)
         turn.stream_id = stream_id  # the same message id as the reply's first reader saw
         stream = tail(store, stream_id, 0, self.heartbeat, batch, encoder=AI_SDK.encoder(turn))
-        return Reply(200, AI_SDK.headers(http_version), stream=stream)
+        return Reply(
+            200, AI_SDK.headers(http_version), stream=stream, send_timeout=self.send_timeout
+        )
 
     async def _owner_of(self, chat: Chat | None) -> str | None:
         if self.owner is None or chat is None:

@@ -4,15 +4,16 @@ and each adapter turns it into its framework's response.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterable, Iterable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ._bridge import stream_sync
 from ._request import RequestError
 
-__all__ = ["Reply", "error_reply", "json_reply"]
+__all__ = ["Reply", "error_reply", "json_reply", "send_frames"]
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Reply:
     #: An :class:`~rais._sse.EventStream` (or a resumable tail): ``async for`` it, or let
     #: it write (``send_to``) where the adapter owns the write loop.
     stream: AsyncIterable[bytes] | None = None
+    #: Seconds one write of a stream rais does not write itself (a resumable tail) may
+    #: wait for a client that stopped reading before it is ended (:func:`send_frames`).
+    send_timeout: float | None = None
 
     @property
     def media_type(self) -> str:
@@ -34,6 +38,24 @@ class Reply:
         """The stream for a WSGI response body, pulled through the shared bridge loop."""
         assert self.stream is not None
         return stream_sync(self.stream)
+
+
+async def send_frames(
+    stream: AsyncIterable[bytes],
+    write: Callable[[bytes], Awaitable[object]],
+    timeout: float | None,
+) -> bool:
+    """Write every frame of ``stream``; ``False`` when one write waited ``timeout`` seconds
+    (a client that stopped reading), so the caller ends the response and frees its reader."""
+    async for chunk in stream:
+        if timeout is None or timeout <= 0:
+            await write(chunk)
+            continue
+        try:
+            await asyncio.wait_for(write(chunk), timeout)
+        except asyncio.TimeoutError:
+            return False
+    return True
 
 
 def json_reply(status: int, data: dict[str, Any], headers: Iterable[tuple[str, str]] = ()) -> Reply:

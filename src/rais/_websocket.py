@@ -52,6 +52,19 @@ CLOSE_SERVICE_RESTART = 1012  #: server shutdown: the client may reconnect and r
 #: How long a client may take to send its first frame before it is closed with 1008.
 FIRST_FRAME_TIMEOUT = 30.0
 
+#: The outcome's message when a client stopped reading for the endpoint's ``send_timeout``.
+STALLED_MESSAGE = "The client stopped reading."
+
+
+def _valid_text(data: str) -> str:
+    """A frame must be valid UTF-8: a lone surrogate (a broken tokenizer's) can only sit in
+    a JSON string, where its ``\\uXXXX`` escape is what JSON allows (as the SSE writers do)."""
+    try:
+        data.encode()
+    except UnicodeEncodeError:
+        return data.encode("utf-8", "backslashreplace").decode()
+    return data
+
 
 class WebSocketTransport(Protocol):
     """The four operations the core needs from a framework's WebSocket."""
@@ -73,6 +86,7 @@ class WebSocketEndpoint(Protocol):
 
     limits: Limits
     api_key: str | None
+    send_timeout: float | None
 
     async def prepare(self, chat: Chat, *, kind: str = ...) -> tuple[Turn, Source]: ...
 
@@ -150,11 +164,19 @@ async def _stream(
     error: str | None = None
     stopping: list[Event] = []
 
+    loop = asyncio.get_running_loop()
+    sending: list[float] = []  #: when the send in progress began (empty: none is)
+
     async def send_all() -> None:
         nonlocal outcome, error
         event: Event
         async for event in events:
-            await socket.send(event.data)
+            data = event.data
+            if not data.isascii():
+                data = _valid_text(data)
+            sending.append(loop.time())
+            await socket.send(data)
+            sending.clear()
             if event.terminal:
                 outcome = event.type
                 if outcome == "error":
@@ -172,6 +194,20 @@ async def _stream(
         stopping.append(event)
         sender.cancel()
 
+    stalled: list[bool] = []
+    limit = endpoint.send_timeout if endpoint.send_timeout and endpoint.send_timeout > 0 else None
+    timer: asyncio.TimerHandle | None = None
+
+    def check() -> None:  # a client that stops reading: end the stream, cancel upstream
+        nonlocal timer
+        if sending and loop.time() - sending[0] >= limit:  # type: ignore[operator]
+            stalled.append(True)
+            sender.cancel()
+            return
+        timer = loop.call_later(limit / 4, check)  # type: ignore[operator]
+
+    if limit is not None:
+        timer = loop.call_later(limit / 4, check)
     shutdown.register(sender, stop)
     try:
         await asyncio.wait([sender, watcher], return_when=asyncio.FIRST_COMPLETED)
@@ -179,7 +215,11 @@ async def _stream(
             # The server closed the socket itself before our watcher saw it stopping
             # (uvicorn sends 1012 at once): still a shutdown, not a client leaving.
             stopping.append(error_event(SHUTDOWN_MESSAGE))
-        if stopping:
+        if stalled:  # the socket's buffer is full: its close may block too, so bounded
+            outcome, error = "timeout", STALLED_MESSAGE
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(socket.close(CLOSE_POLICY), 1.0)
+        elif stopping:
             outcome, error = "shutdown", SHUTDOWN_MESSAGE
             with contextlib.suppress(Exception):
                 await socket.send(stopping[0].data)
@@ -188,6 +228,8 @@ async def _stream(
             with contextlib.suppress(Exception):
                 await socket.close(CLOSE_NORMAL)
     finally:
+        if timer is not None:
+            timer.cancel()
         shutdown.unregister(sender)
         # A client close (or the framework cancelling us on disconnect) lands here with
         # the sender still running: cancelling it closes the source, and so the upstream.

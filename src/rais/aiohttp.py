@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 
 from ._endpoint import ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
-from ._reply import Reply
+from ._reply import Reply, send_frames
 from ._sse import EventStream
 from ._websocket import serve_websocket
 from .shutdown import end_streams
@@ -136,9 +136,10 @@ async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
         await response.prepare(request)
         if isinstance(reply.stream, EventStream):  # rais writes, timing each write
             await reply.stream.send_to(response.write)
-        else:  # a resumable tail
-            async for frame in reply.stream:
-                await response.write(frame)
+        elif not await send_frames(reply.stream, response.write, reply.send_timeout):
+            if request.transport is not None:  # a reader that stopped reading: drop it
+                request.transport.abort()
+            return response
         await response.write_eof()
     except ConnectionResetError:  # the client left (ClientConnectionResetError is one too)
         pass

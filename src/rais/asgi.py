@@ -34,7 +34,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._reply import Reply
+from ._reply import Reply, send_frames
 from ._sse import EventStream
 
 __all__ = ["ASGIReply", "raw_headers", "send_reply"]
@@ -94,9 +94,8 @@ async def send_reply(
         await send(start)
         if isinstance(stream, EventStream):  # rais writes: no iterator hop per token
             await stream.send_to(body)
-        else:
-            async for chunk in stream:
-                await body(chunk)
+        elif not await send_frames(stream, body, reply.send_timeout):
+            return  # a reader that stopped reading: the server drops the connection
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         uncancel = getattr(writer, "uncancel", None)  # 3.11+: take back the listener's cancel
