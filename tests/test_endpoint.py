@@ -246,7 +246,7 @@ async def test_upstream_error_before_first_token_redacts_the_key() -> None:
         yield "never"  # pragma: no cover
 
     reply = await endpoint(handler).handle("POST", HELLO, JSON)
-    assert reply.status == 401
+    assert reply.status == 502  # the provider refused the server's key: a bad gateway
     assert header(reply, "Retry-After") is None
     assert key not in reply.body.decode()
 
@@ -398,3 +398,21 @@ async def test_sse_reply_directly() -> None:
         await read(reply)
         == b'id: 1\ndata: {"type":"text","text":"x"}\n\nid: 2\ndata: {"type":"done"}\n\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("upstream_status", "status"), [(401, 502), (403, 502), (404, 502), (429, 429), (503, 503)]
+)
+async def test_what_the_client_gets_for_an_upstream_refusal(
+    upstream_status: int, status: int
+) -> None:
+    """The README's table: the server's own key or settings refused is a bad gateway; rate
+    limits and the provider's outages keep their status."""
+
+    async def handler(messages: list[dict[str, Any]]) -> AsyncIterator[str]:
+        raise UpstreamError("The model provider refused", status=upstream_status)
+        yield "never"  # pragma: no cover
+
+    reply = await endpoint(handler).handle("POST", HELLO, JSON)
+    assert reply.status == status
+    assert json.loads(reply.body)["error"]["type"] == "upstream_error"

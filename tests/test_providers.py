@@ -445,16 +445,16 @@ async def test_endpoint_429_is_http_429_with_retry_after(
     assert "rate" in error["message"].lower()
 
 
-async def test_endpoint_401_is_http_401_without_the_key(
+async def test_endpoint_401_is_http_502_without_the_key(
     provider: str, upstream: FakeUpstream
 ) -> None:
     reply = await endpoint(provider, upstream).handle("POST", body("[fault:401]"), JSON)
-    assert reply.status == 401
+    assert reply.status == 502
     assert KEYS[provider] not in reply.body.decode()
     assert KEYS[provider][8:] not in reply.body.decode()
 
 
-@pytest.mark.parametrize(("fault", "status"), [("500", 502), ("bad_model", 404)])
+@pytest.mark.parametrize(("fault", "status"), [("500", 502), ("bad_model", 502)])
 async def test_endpoint_other_upstream_failures(
     provider: str, upstream: FakeUpstream, fault: str, status: int
 ) -> None:

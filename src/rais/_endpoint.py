@@ -138,6 +138,7 @@ OPENAPI_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {"description": "The body is not application/json."},
     422: {"description": "The body is not a valid chat request, or a value is not allowed."},
     429: {"description": "Rate limited (by the app or the model provider); see Retry-After."},
+    502: {"description": "The model provider failed, or refused the server's key or model."},
     503: {"description": "The resumable stream store is unavailable; see Retry-After."},
 }
 _NO_CONTENT = [("Cache-Control", "no-cache")]

@@ -104,7 +104,8 @@ async def hold_first_event(
     events: AsyncGenerator[Event, None], turn: Turn
 ) -> tuple[asyncio.Future[Event], Reply | None]:
     """Wait up to :data:`FIRST_EVENT_WAIT` for the first event; an upstream that failed
-    at once with an HTTP status is refused with that status (and ``events`` closed)."""
+    at once with an HTTP status is refused with that status (and ``events`` closed), or
+    502 where the provider refused the server's own key or settings."""
     first = asyncio.ensure_future(events.__anext__())
     try:
         await asyncio.wait([first], timeout=FIRST_EVENT_WAIT)
@@ -126,6 +127,7 @@ async def hold_first_event(
             if retry:
                 extra.append(("Retry-After", str(retry)))
             message = json.loads(event.data)["error"]
+            status = _BAD_GATEWAY if status in _THE_SERVERS_FAULT else status
             turn.finish("refused", message, status)
             return first, json_reply(
                 status, {"error": {"type": "upstream_error", "message": message}}, extra
@@ -134,6 +136,12 @@ async def hold_first_event(
 
 
 _PING_TEXT = PING.decode()
+
+#: A provider refusing the server's own key (401, 403) or configuration (404: an unknown
+#: model) is no fault of the client's: it gets a bad gateway, never a 401 that a page
+#: would read as "sign in again". 429 and 5xx keep their status (and Retry-After).
+_THE_SERVERS_FAULT = frozenset({401, 403, 404})
+_BAD_GATEWAY = 502
 
 
 def _failed(exc: BaseException | None) -> asyncio.Future[Event]:

@@ -354,12 +354,12 @@ async def test_sdk_rate_limit_in_a_handler_is_429_with_retry_after(
     assert (result.outcome, result.status, result.chunks) == ("refused", 429, 0)
 
 
-async def test_sdk_auth_error_in_a_handler_is_401_without_the_key(
+async def test_sdk_auth_error_in_a_handler_is_502_without_the_key(
     make_client: MakeClient, upstream: FakeUpstream
 ) -> None:
     client = await make_client(handler=openai_handler(upstream))
     received = await client.post(json=ask("[fault:401]"))
-    assert received.status == 401, received.body
+    assert received.status == 502, received.body
     assert received.json()["error"]["message"]
     assert API_KEY.encode() not in received.body
 

@@ -81,9 +81,10 @@ async def test_upstream_error_mid_stream_is_one_safe_error_event(client: Client)
     assert API_KEY.encode() not in received.body
 
 
-async def test_bad_key_before_streaming_is_http_401_without_the_key(client: Client) -> None:
+async def test_bad_key_before_streaming_is_http_502_without_the_key(client: Client) -> None:
+    """The provider refused the server's own key: a bad gateway, never the page's 401."""
     received = await client.post(json=ask("[fault:401]"))
-    assert_json_error(received, 401)
+    assert_json_error(received, 502)
     assert API_KEY.encode() not in received.body
 
 

@@ -29,10 +29,11 @@ def assert_json_error(received: Received, status: int) -> str:
     return message
 
 
-def test_unknown_model_before_streaming_is_404(
+def test_unknown_model_before_streaming_is_502(
     server: RunningServer, client: httpx.Client
 ) -> None:
-    message = assert_json_error(chat(client, server.url, "[fault:bad_model]"), 404)
+    # The server's own setting is wrong: a bad gateway, not the provider's 404.
+    message = assert_json_error(chat(client, server.url, "[fault:bad_model]"), 502)
     assert "model" in message.lower()
 
 
@@ -41,10 +42,11 @@ def test_upstream_500_before_streaming_is_502(server: RunningServer, client: htt
     assert_json_error(chat(client, server.url, "[fault:500]"), 502)
 
 
-def test_bad_key_and_rate_limit_keep_their_status(
+def test_bad_key_is_502_and_rate_limit_keeps_its_status(
     server: RunningServer, client: httpx.Client
 ) -> None:
-    assert_json_error(chat(client, server.url, "[fault:401]"), 401)
+    # The provider refusing the server's key is no reason for the page to sign in again.
+    assert_json_error(chat(client, server.url, "[fault:401]"), 502)
     limited = chat(client, server.url, "[fault:429]")
     assert_json_error(limited, 429)
     assert limited.headers["retry-after"] == "7"
