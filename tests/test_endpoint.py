@@ -416,3 +416,26 @@ async def test_what_the_client_gets_for_an_upstream_refusal(
     reply = await endpoint(handler).handle("POST", HELLO, JSON)
     assert reply.status == status
     assert json.loads(reply.body)["error"]["type"] == "upstream_error"
+
+
+@pytest.mark.parametrize(("wait", "status"), [(None, 503), (0.2, 200)])
+async def test_first_event_wait_decides_status_or_error_event(
+    wait: float | None, status: int
+) -> None:
+    """A provider failing after the SDK's own retries (here 0.6 s) still gets its HTTP status
+    with the default hold; with a shorter ``first_event_wait`` it is a 200 with an error."""
+
+    async def handler(messages: list[dict[str, Any]]) -> AsyncIterator[str]:
+        await asyncio.sleep(0.6)
+        raise UpstreamError("The model provider is overloaded", status=503)
+        yield "never"  # pragma: no cover
+
+    options = {} if wait is None else {"first_event_wait": wait}
+    reply = await ChatEndpoint(handler=handler, heartbeat=None, **options).handle(
+        "POST", HELLO, JSON
+    )
+    assert reply.status == status
+    if status == 200:
+        assert reply.stream is not None
+        body = b"".join([chunk async for chunk in reply.stream])
+        assert b'"type":"error"' in body

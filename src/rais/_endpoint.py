@@ -51,7 +51,7 @@ from ._resumable import (
     start_generation,
     tail,
 )
-from ._sse import hold_first_event, sse_reply
+from ._sse import FIRST_EVENT_WAIT, hold_first_event, sse_reply
 from .resume import StoreUnavailable, StreamStore, open_store
 
 logger = logging.getLogger("rais")
@@ -104,6 +104,7 @@ class ResponseOptions(TypedDict, total=False):
     send_timeout: float | None
     timeout: float | None
     max_retries: int | None
+    first_event_wait: float
     options: dict[str, Any]
     protocol: ProtocolName
     resume: StreamStore | str | bool | None
@@ -168,6 +169,11 @@ class ChatEndpoint:
         default_factory=lambda: _env_float("RAIS_SEND_TIMEOUT", 30.0)
     )
     timeout: float | None = None
+    #: Seconds the response waits for the first event, so that an upstream refusal (its
+    #: SDK's retries included) is an HTTP status rather than a 200 with an error event.
+    first_event_wait: float = field(
+        default_factory=lambda: _env_float("RAIS_FIRST_EVENT_WAIT", FIRST_EVENT_WAIT)
+    )
     max_retries: int | None = field(default_factory=lambda: _env_int("RAIS_MAX_RETRIES"))
     options: dict[str, Any] = field(default_factory=dict)
     #: The chat UI's wire protocol: ``"rais"`` (RAIS v1, ``useAIChat``), ``"ai-sdk"`` (the
@@ -375,6 +381,7 @@ class ChatEndpoint:
             turn=turn,
             send_timeout=self.send_timeout,
             codec=CODECS[chat.protocol],
+            first_event_wait=self.first_event_wait,
         )
 
     async def prepare(
@@ -435,7 +442,7 @@ class ChatEndpoint:
             turn.finish("refused", "The stream store is unavailable.", 503)
             return _store_unavailable()
         events = rais_events(source, secrets=(self.api_key,), turn=turn)
-        first, refused = await hold_first_event(events, turn)
+        first, refused = await hold_first_event(events, turn, self.first_event_wait)
         if refused is not None:
             return refused
         start_generation(store, stream_id, first, events, turn, self.resume_grace)

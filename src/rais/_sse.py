@@ -45,9 +45,11 @@ __all__ = [
     "sse_reply",
 ]
 
-#: How long to hold the response for a first event, so that an upstream that fails at
-#: once (bad key, 429, unknown model) is answered with its real HTTP status.
-FIRST_EVENT_WAIT = 0.5
+#: How long to hold the response for a first event (``first_event_wait``), so that an
+#: upstream that fails at once (bad key, 429, unknown model) is answered with an HTTP
+#: status: long enough for the SDKs' own retries of a failing provider (two, about 0.5 s
+#: and 1 s apart), which would otherwise turn a refusal into a 200 with an error event.
+FIRST_EVENT_WAIT = 3.0
 
 #: Events framed into one write at most, and the JSON bytes after which a batch is cut
 #: (a burst is still written as it comes; few, large writes are cheaper per event, and the
@@ -77,16 +79,17 @@ async def sse_reply(
     turn: Turn | None = None,
     send_timeout: float | None = None,
     codec: Codec = RAIS,
+    first_event_wait: float = FIRST_EVENT_WAIT,
 ) -> Reply:
     """Start streaming ``source``; a source that fails before its first event gets an HTTP error.
 
-    The reply is held for at most :data:`FIRST_EVENT_WAIT` so that an upstream that
+    The reply is held for at most ``first_event_wait`` seconds so that an upstream that
     fails at once (bad key, 429, unknown model) is answered with its real status and
     ``Retry-After``; later failures are ``error`` events.
     """
     turn = turn if turn is not None else Turn()
     events = rais_events(source, secrets=secrets, turn=turn)
-    first, refused = await hold_first_event(events, turn)
+    first, refused = await hold_first_event(events, turn, first_event_wait)
     if refused is not None:
         return refused
     stream = EventStream(
@@ -101,14 +104,14 @@ async def sse_reply(
 
 
 async def hold_first_event(
-    events: AsyncGenerator[Event, None], turn: Turn
+    events: AsyncGenerator[Event, None], turn: Turn, wait: float = FIRST_EVENT_WAIT
 ) -> tuple[asyncio.Future[Event], Reply | None]:
-    """Wait up to :data:`FIRST_EVENT_WAIT` for the first event; an upstream that failed
+    """Wait up to ``wait`` seconds for the first event; an upstream that failed
     at once with an HTTP status is refused with that status (and ``events`` closed), or
     502 where the provider refused the server's own key or settings."""
     first = asyncio.ensure_future(events.__anext__())
     try:
-        await asyncio.wait([first], timeout=FIRST_EVENT_WAIT)
+        await asyncio.wait([first], timeout=max(wait, 0.0))
     except BaseException:  # the request itself was cancelled (client gone): stop upstream now
         first.cancel()
         with contextlib.suppress(BaseException):
