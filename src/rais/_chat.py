@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
@@ -302,15 +303,31 @@ class Turn:
         )
 
 
+#: What could forge a field or rewrite a terminal line: spaces and every control and format
+#: character (tabs, ANSI escapes, NUL, NEL, the line and paragraph separators, bidi marks).
+_UNSAFE = re.compile(
+    "[\x00-\x20\x7f-\xa0\u00ad\u061c\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u206f\u3000\ufeff\ufff9-\ufffb]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return "_" if char == " " else char.encode("unicode_escape").decode("ascii")
+
+
+def log_value(value: object, limit: int = 100) -> str:
+    """One access-line value that cannot forge another field or line: unsafe characters are
+    escaped (``\\x1b``, ``\\t``), spaces become ``_``, secrets are redacted."""
+    text = redact(str(value))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _UNSAFE.sub(_escaped, text) or "-"
+
+
 def _fields(log: Mapping[str, object]) -> str:
-    """``key=value`` pairs an app added; spaces and newlines cannot forge another field."""
-    out = []
-    for key, value in log.items():
-        text = redact(str(value)).replace("\n", " ").replace("\r", " ")
-        if len(text) > 100:
-            text = text[:99] + "…"
-        out.append(f" {key}={text.replace(' ', '_')}" if text else f" {key}=-")
-    return "".join(out)
+    """``key=value`` pairs an app added, each made safe by :func:`log_value`."""
+    return "".join(f" {log_value(key, 40)}={log_value(value)}" for key, value in log.items())
 
 
 def _is_async(callback: OnFinish) -> bool:

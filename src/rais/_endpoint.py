@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypedDict
 
 from ._bridge import run_sync
-from ._chat import Chat, OnFinish, Turn, access_log
+from ._chat import Chat, OnFinish, Turn, access_log, log_value
 from ._codecs import AI_SDK, CODECS, RAIS, ProtocolName, detect, protocol_codec
 from ._pipeline import Source, rais_events
 from ._providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
@@ -507,7 +507,7 @@ class ChatEndpoint:
             return _store_unavailable()
         if batch is None or (batch and batch[-1].terminal):  # gone, or already ended
             return Reply(204, list(_NO_CONTENT))
-        access_log.info("stream resumed chat=%s", chat_id[:64].encode("unicode_escape").decode())
+        access_log.info("stream resumed chat=%s", log_value(chat_id, 64))
         turn = Turn(chat)
         turn.stream_id = stream_id  # the same message id as the reply's first reader saw
         stream = tail(store, stream_id, 0, self.heartbeat, batch, encoder=AI_SDK.encoder(turn))

@@ -463,3 +463,32 @@ async def test_a_base_exception_from_the_handler_is_one_safe_error_event(
     # The app still serves the next request.
     after = await client.post(json=ask("hi", tag="next"))
     assert after.types == ["text", "done"], after.body
+
+
+async def test_access_log_values_cannot_forge_fields_or_lines(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tabs, ANSI escapes, NUL, NEL and the Unicode line separators from a client's body are
+    escaped in the access line, which stays one line of space-separated fields."""
+    caplog.set_level(logging.INFO, logger="rais.access")
+    forged = "7\tstatus=500\tuser=admin \x1b[2K\x1b[1A\x0b\x0c\x85\u2028\u2029\x00\u202e"
+
+    def configure(chat: Chat) -> None:
+        chat.log["cid"] = chat.extra["cid"]
+        chat.log["who\tami"] = "x"
+
+    finished = Finished()
+    client = await make_client(configure=configure, on_finish=finished)
+    received = await client.post(json=ask("[count:1]", tag="forged", cid=forged))
+    assert received.types[-1] == "done"
+    await finished.one("forged")
+    lines = [r.getMessage() for r in caplog.records if r.name == "rais.access"]
+    line = next(line for line in lines if "cid=" in line)
+    assert line.isprintable() and "\t" not in line
+    fields = line.split(" ")
+    assert (
+        "cid=7\\tstatus=500\\tuser=admin_\\x1b[2K\\x1b[1A\\x0b\\x0c\\x85\\u2028\\u2029\\x00\\u202e"
+        in fields
+    )
+    assert "who\\tami=x" in fields
+    assert sum(field.startswith("status=") for field in fields) == 1
