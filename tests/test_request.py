@@ -97,6 +97,8 @@ def test_limits_at_the_boundary_pass() -> None:
         b'{"messages": [}',
         b"NaN",
         b'{"messages": NaN}',
+        b'{"messages": [], "temperature": 1e999}',  # would be inf
+        b'{"messages": [], "temperature": -1E+400}',
     ],
 )
 def test_bad_json_is_400(raw: bytes) -> None:

@@ -7,6 +7,7 @@ the HTTP status and the JSON body to answer with before any streaming starts.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -189,6 +190,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 would be inf: no more JSON than NaN is, and it breaks clients it is echoed to.
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
+
+
 def parse_chat_request(
     body: bytes, content_type: str | None = "application/json", limits: Limits | None = None
 ) -> ChatRequest:
@@ -211,7 +220,7 @@ def decode_body(body: bytes, content_type: str | None, limits: Limits) -> dict[s
             kind="unsupported_media_type",
         )
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise RequestError(400, "The request body is not valid JSON.", detail=str(exc)) from None
     if not isinstance(data, dict):

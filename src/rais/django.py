@@ -111,6 +111,9 @@ def rais_websocket(**options: Unpack[EndpointOptions]) -> WebSocketApp:
 def to_response(reply: Reply, *, wsgi: bool) -> HttpResponseBase:
     headers = dict(reply.headers)
     if reply.stream is None:
-        return HttpResponse(reply.body, status=reply.status, headers=headers)
+        response = HttpResponse(reply.body, status=reply.status, headers=headers)
+        if not reply.body and "Content-Type" not in headers:
+            del response["Content-Type"]  # Django's default text/html, on a 204 with no body
+        return response
     stream = reply.sync_stream() if wsgi else reply.stream
     return StreamingHttpResponse(stream, status=reply.status, headers=headers)

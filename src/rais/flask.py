@@ -80,6 +80,9 @@ def _answer(endpoint: ChatEndpoint, chat_id: str | None = None) -> Response:
 
 def to_response(reply: Reply) -> Response:
     if reply.stream is None:
-        return Response(reply.body, reply.status, reply.headers)
+        response = Response(reply.body, reply.status, reply.headers)
+        if not reply.body and "Content-Type" not in dict(reply.headers):
+            response.headers.pop("Content-Type", None)  # Werkzeug's text/html, on a 204
+        return response
     # Not direct_passthrough: Werkzeug then closes the stream and runs call_on_close hooks.
     return Response(reply.sync_stream(), reply.status, reply.headers)

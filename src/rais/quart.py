@@ -102,7 +102,11 @@ class QuartWebSocket:
 
 def to_response(reply: Reply) -> Response:
     if reply.stream is None:
-        return Response(reply.body, reply.status, dict(reply.headers))
+        headers = dict(reply.headers)
+        response = Response(reply.body, reply.status, headers)
+        if not reply.body and "Content-Type" not in headers:
+            response.headers.pop("Content-Type", None)  # Quart's text/html, on a 204
+        return response
     # aiter(): Quart 0.19 streams only async generators (inspect.isasyncgen) and iterates
     # anything else synchronously; an EventStream's iterator is its frame generator.
     response = Response(aiter(reply.stream), reply.status, dict(reply.headers))

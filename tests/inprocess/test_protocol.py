@@ -179,6 +179,7 @@ async def test_last_event_id_without_resume_is_204(
     received = await client.post(path, json=ask("hello"), headers={"Last-Event-ID": "3"})
     assert received.status == 204, received.body
     assert received.body == b""
+    assert "text/html" not in received.headers.get("content-type", "")  # no body, no type
     assert len(upstream.requests) == before
 
 
