@@ -36,6 +36,7 @@ from ._request import (
     Headers,
     Limits,
     RequestError,
+    chat_request,
     check_content_length,
     decode_body,
     read_body,
@@ -396,6 +397,9 @@ class ChatEndpoint:
         config = self.config
         if self.configure is not None and not configured:
             overrides = await _configure_async(self.configure, chat)
+        if overrides and "messages" in overrides:  # server-side history, say
+            overrides = dict(overrides)
+            chat.messages = self._messages_of(overrides.pop("messages"), "configure")
         if overrides:
             config = with_overrides(config, overrides)
         chat.settings = settings_of(config)
@@ -410,13 +414,28 @@ class ChatEndpoint:
         if self.provider is not None:
 
             def stream_with(extra: Mapping[str, Any]) -> AsyncIterator[Any]:
+                messages = chat.messages
+                if "messages" in extra:
+                    extra = dict(extra)
+                    messages = self._messages_of(extra.pop("messages"), "chat.stream()")
                 chosen = with_overrides(config, extra)
                 turn.model = chosen.resolved_model or None
-                return provider_stream(chat.messages, chosen)
+                return provider_stream(messages, chosen)
 
             chat._stream_with = stream_with
         argument = chat if self._handler_takes_chat else chat.messages
         return turn, _call_handler(self.handler, argument)
+
+    def _messages_of(self, messages: Any, where: str) -> list[dict[str, Any]]:
+        """Messages an app chose itself, checked as a request's are (an app's mistake there
+        is a 500, not the client's 422)."""
+        try:
+            return chat_request({"messages": messages}, self.limits).messages
+        except RequestError as exc:
+            logger.error("%s gave invalid messages: %s", where, exc.message)
+            raise RequestError(
+                500, f"{where} gave invalid messages.", kind="internal_error"
+            ) from None
 
     async def resumable_reply(
         self,

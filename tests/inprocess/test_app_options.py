@@ -492,3 +492,48 @@ async def test_access_log_values_cannot_forge_fields_or_lines(
     )
     assert "who\\tami=x" in fields
     assert sum(field.startswith("status=") for field in fields) == 1
+
+
+# ---------------------------------------------------------------- server-side history
+
+
+async def test_configure_may_set_the_messages_sent_to_the_model(
+    make_client: MakeClient, upstream: FakeUpstream
+) -> None:
+    """An app that keeps history on the server prepends it in ``configure``."""
+    history = [
+        {"role": "user", "content": "earlier question"},
+        {"role": "assistant", "content": "earlier answer"},
+    ]
+
+    def configure(chat: Chat) -> dict[str, Any]:
+        return {"messages": [*history, *chat.messages], "temperature": 0.3}
+
+    client = await make_client(configure=configure)
+    marker = unique("[count:2]")
+    received = await client.post(json=ask(marker))
+    assert received.types == ["text", "text", "done"], received.body
+    sent = sent_with(upstream, marker).json
+    assert sent["messages"] == [*history, {"role": "user", "content": marker}]
+    assert sent["temperature"] == 0.3
+
+
+async def test_chat_stream_takes_the_messages_to_send(
+    make_client: MakeClient, upstream: FakeUpstream
+) -> None:
+    def handler(chat: Chat) -> Any:
+        return chat.stream(messages=[{"role": "system", "content": "summary"}, *chat.messages])
+
+    client = await make_client(handler=handler)
+    marker = unique("[count:1]")
+    received = await client.post(json=ask(marker))
+    assert received.types == ["text", "done"], received.body
+    sent = sent_with(upstream, marker).json
+    assert sent["messages"][0] == {"role": "system", "content": "summary"}
+
+
+async def test_configure_giving_invalid_messages_is_a_500(make_client: MakeClient) -> None:
+    client = await make_client(configure=lambda chat: {"messages": [{"role": "user"}]})
+    received = await client.post(json=ask("hi"))
+    assert received.status == 500, received.body
+    assert received.json()["error"]["type"] == "internal_error"
