@@ -239,15 +239,32 @@ class Turn:
     def add_usage(self, usage: Usage) -> None:
         self.usage = usage if self.usage is None else self.usage + usage
 
-    def finish(self, outcome: Outcome, error: str | None = None, status: int = 200) -> None:
-        """Log the stream's line and hand its result to ``on_finish``; later calls do nothing."""
-        if self.finished:
+    async def settle(self, outcome: Outcome, error: str | None, timeout: float | None) -> None:
+        """Finish before the client reads the end: wait (at most ``timeout`` seconds) for
+        ``on_finish``, so a client that sends its next turn the moment it sees ``done``
+        finds this one saved. A slower callback is logged and the stream ends anyway."""
+        pending = self.finish(outcome, error)
+        if pending is None or not timeout or timeout <= 0:
             return
+        done, _ = await asyncio.wait([pending], timeout=timeout)
+        if not done:
+            logger.warning(
+                "on_finish took more than %.1f s (on_finish_timeout): the stream ended anyway",
+                timeout,
+            )
+
+    def finish(
+        self, outcome: Outcome, error: str | None = None, status: int = 200
+    ) -> asyncio.Future[Any] | None:
+        """Log the stream's line and hand its result to ``on_finish`` (the callback's future,
+        when it runs on this loop or a worker thread); later calls do nothing."""
+        if self.finished:
+            return None
         self.finished = True
         duration = time.perf_counter() - self.started
         self._log(outcome, status, duration)
         if self.on_finish is None:
-            return
+            return None
         result = StreamResult(
             chat=self.chat,
             text="".join(self.parts),
@@ -265,7 +282,7 @@ class Turn:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a sync caller): call it here
             _call_sync(self.on_finish, result)
-            return
+            return None
         future: asyncio.Future[Any]
         if not _is_async(self.on_finish):
             # Queued on a worker thread now, not from a task: a server tearing its loop
@@ -277,11 +294,12 @@ class Turn:
             threading.Thread(
                 target=_call_sync, args=(self.on_finish, result), name="rais-on-finish"
             ).start()
-            return
+            return None
         else:
             future = asyncio.ensure_future(_call(self.on_finish, result), loop=loop)
         _finishing.add(future)
         future.add_done_callback(_finishing.discard)
+        return future
 
     def _log(self, outcome: str, status: int, duration: float) -> None:
         if not access_log.isEnabledFor(logging.INFO):

@@ -106,6 +106,7 @@ class ResponseOptions(TypedDict, total=False):
     timeout: float | None
     max_retries: int | None
     first_event_wait: float
+    on_finish_timeout: float | None
     options: dict[str, Any]
     protocol: ProtocolName
     resume: StreamStore | str | bool | None
@@ -174,6 +175,11 @@ class ChatEndpoint:
     #: SDK's retries included) is an HTTP status rather than a 200 with an error event.
     first_event_wait: float = field(
         default_factory=lambda: _env_float("RAIS_FIRST_EVENT_WAIT", FIRST_EVENT_WAIT)
+    )
+    #: Seconds the terminal event waits for ``on_finish`` (so the next turn finds this one
+    #: saved); a slower callback is logged and the stream ends anyway. ``None``: no wait.
+    on_finish_timeout: float | None = field(
+        default_factory=lambda: _env_float("RAIS_ON_FINISH_TIMEOUT", 5.0) or None
     )
     max_retries: int | None = field(default_factory=lambda: _env_int("RAIS_MAX_RETRIES"))
     options: dict[str, Any] = field(default_factory=dict)
@@ -383,6 +389,7 @@ class ChatEndpoint:
             send_timeout=self.send_timeout,
             codec=CODECS[chat.protocol],
             first_event_wait=self.first_event_wait,
+            on_finish_timeout=self.on_finish_timeout,
         )
 
     async def prepare(
@@ -464,7 +471,9 @@ class ChatEndpoint:
         first, refused = await hold_first_event(events, turn, self.first_event_wait)
         if refused is not None:
             return refused
-        start_generation(store, stream_id, first, events, turn, self.resume_grace)
+        start_generation(
+            store, stream_id, first, events, turn, self.resume_grace, self.on_finish_timeout
+        )
         codec = CODECS[chat.protocol]
         stream = tail(store, stream_id, 0, self.heartbeat, encoder=codec.encoder(turn))
         return Reply(

@@ -93,6 +93,7 @@ def start_generation(
     events: AsyncGenerator[Event, None],
     turn: Turn,
     grace: float | None = None,
+    settle_timeout: float | None = None,
 ) -> None:
     """Drive ``events`` into ``store`` in a task that outlives the client connection.
 
@@ -100,7 +101,8 @@ def start_generation(
     generation that no reader (on any worker) has followed for that long is stopped.
     """
     task = asyncio.get_running_loop().create_task(
-        _drive(store, stream_id, first, events, turn, grace), name=f"rais-resume-{stream_id}"
+        _drive(store, stream_id, first, events, turn, grace, settle_timeout),
+        name=f"rais-resume-{stream_id}",
     )
     _generating.add(task)
     task.add_done_callback(_generating.discard)
@@ -113,6 +115,7 @@ async def _drive(
     events: AsyncGenerator[Event, None],
     turn: Turn,
     grace: float | None = None,
+    settle_timeout: float | None = None,
 ) -> None:
     """Pull events in one task, write them in batches in this one.
 
@@ -193,6 +196,17 @@ async def _drive(
                     batch = [error_event(message)]
             else:
                 continue
+            last = batch[-1]
+            if last.terminal and last.type in ("done", "error") and not (stopped or abandoned):
+                # on_finish first, then the readers see the end (bounded: settle_timeout)
+                if len(batch) > 1:
+                    await store.append(stream_id, position, batch[:-1])
+                    position += len(batch) - 1
+                    batch = batch[-1:]
+                if last.type == "done":
+                    await turn.settle("done", None, settle_timeout)
+                else:
+                    await turn.settle("error", json.loads(last.data)["error"], settle_timeout)
             await store.append(stream_id, position, batch)
             position += len(batch)
             if batch[-1].terminal:

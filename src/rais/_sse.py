@@ -80,6 +80,7 @@ async def sse_reply(
     send_timeout: float | None = None,
     codec: Codec = RAIS,
     first_event_wait: float = FIRST_EVENT_WAIT,
+    on_finish_timeout: float | None = None,
 ) -> Reply:
     """Start streaming ``source``; a source that fails before its first event gets an HTTP error.
 
@@ -99,6 +100,7 @@ async def sse_reply(
         heartbeat=heartbeat,
         send_timeout=send_timeout,
         encoder=codec.encoder(turn),
+        on_finish_timeout=on_finish_timeout,
     )
     return Reply(200, codec.headers(http_version), stream=stream)
 
@@ -139,6 +141,10 @@ async def hold_first_event(
 
 
 _PING_TEXT = PING.decode()
+
+#: Outcomes whose ``on_finish`` runs before the terminal event is written (shutdown's does
+#: not wait: the server is exiting).
+_SETTLED = frozenset({"done", "error"})
 
 #: A provider refusing the server's own key (401, 403) or configuration (404: an unknown
 #: model) is no fault of the client's: it gets a bad gateway, never a 401 that a page
@@ -209,6 +215,7 @@ class EventStream:
         "_number",
         "_ping",
         "_pinging",
+        "_settle",
         "_slow_since",
         "_stall",
         "_step",
@@ -231,6 +238,7 @@ class EventStream:
         heartbeat: float | None = None,
         send_timeout: float | None = None,
         encoder: Encoder | None = None,
+        on_finish_timeout: float | None = None,
     ) -> None:
         self._first: asyncio.Future[Event] | None = first
         self._encoder = encoder  #: the protocol's framing (``None``: RAIS v1, framed here)
@@ -238,6 +246,8 @@ class EventStream:
         self._turn = turn
         self._beat = heartbeat if heartbeat and heartbeat > 0 else None
         self._stall = send_timeout if send_timeout and send_timeout > 0 else None
+        #: How long ``on_finish`` may hold the terminal event (``None``: it does not).
+        self._settle = on_finish_timeout
         self._step: Any = None  #: the source's ``__anext__`` in progress
         self._blocked: Any = None  #: what that step waits on (a future, or _SOON)
         self._wake: asyncio.Future[None] | None = None  #: the writer waits here
@@ -322,6 +332,8 @@ class EventStream:
                     if self._broken is not None:
                         raise self._broken
                 chunk = self._frame(batch)
+                if self.outcome in _SETTLED:  # on_finish first, then the client sees the end
+                    await self._turn.settle(self.outcome, self._error, self._settle)
                 began = self._writing = loop.time()
                 await write(chunk)
                 if self._wrote(began, loop):
@@ -432,6 +444,8 @@ class EventStream:
             batch = await self._next_batch()
             while True:
                 chunk = self._frame(batch)
+                if self.outcome in _SETTLED:  # on_finish first, then the client sees the end
+                    await self._turn.settle(self.outcome, self._error, self._settle)
                 began = self._writing = loop.time()
                 yield chunk
                 if self._wrote(began, loop):

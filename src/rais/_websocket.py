@@ -87,6 +87,7 @@ class WebSocketEndpoint(Protocol):
     limits: Limits
     api_key: str | None
     send_timeout: float | None
+    on_finish_timeout: float | None
 
     async def prepare(self, chat: Chat, *, kind: str = ...) -> tuple[Turn, Source]: ...
 
@@ -174,6 +175,12 @@ async def _stream(
             data = event.data
             if not data.isascii():
                 data = _valid_text(data)
+            if event.terminal:  # on_finish first, then the client sees the end
+                if event.type == "done":
+                    await turn.settle("done", None, endpoint.on_finish_timeout)
+                else:
+                    failed = json.loads(event.data)["error"]
+                    await turn.settle("error", failed, endpoint.on_finish_timeout)
             sending.append(loop.time())
             await socket.send(data)
             sending.clear()

@@ -537,3 +537,49 @@ async def test_configure_giving_invalid_messages_is_a_500(make_client: MakeClien
     received = await client.post(json=ask("hi"))
     assert received.status == 500, received.body
     assert received.json()["error"]["type"] == "internal_error"
+
+
+# ---------------------------------------------------------------- on_finish before the end
+
+
+@pytest.mark.parametrize("resume", [False, True])
+async def test_the_turn_is_saved_before_the_client_reads_its_end(
+    make_client: MakeClient, resume: bool
+) -> None:
+    """A client that posts its next turn the moment it reads ``done`` finds this turn saved:
+    ``on_finish`` (here a slow sync DB write) runs before the terminal event is written."""
+    import time
+
+    saved: list[str] = []
+
+    def on_finish(result: StreamResult) -> None:
+        time.sleep(0.3)  # a sync DB driver, in a worker thread
+        saved.append(str(result.chat.extra["tag"]))
+
+    client = await make_client(on_finish=on_finish, resume=resume or None)
+    for turn in ("first", "second"):
+        received = await client.post(json=ask("[count:2]", tag=turn))
+        assert received.types[-1] == "done", received.body
+        assert saved[-1] == turn  # already there, the instant the stream ended
+
+
+async def test_a_slow_on_finish_does_not_hold_the_end_past_its_timeout(
+    make_client: MakeClient,
+) -> None:
+    import threading
+
+    release = threading.Event()
+    saved: list[str] = []
+
+    def on_finish(result: StreamResult) -> None:
+        release.wait(20)
+        saved.append(str(result.chat.extra["tag"]))
+
+    client = await make_client(on_finish=on_finish, on_finish_timeout=0.2)
+    try:
+        received = await client.post(json=ask("[count:1]", tag="slow"))
+        assert received.types == ["text", "done"]
+        assert saved == []  # the stream ended anyway; the callback is still running
+    finally:
+        release.set()
+    await wait_until(lambda: saved == ["slow"], "the slow on_finish")
