@@ -169,11 +169,20 @@ def settle(
     *,
     slack: int,
     timeout: float = 8.0,
+    upstream_sockets: int | None = None,
 ) -> Usage:
-    """Wait (bounded) for the server to return to ``baseline``; return the last reading."""
+    """Wait (bounded) for the server to return to ``baseline`` (and, if given, to at most
+    ``upstream_sockets`` sockets to the upstream: a cancelled call's socket closes a moment
+    after its stream ends); return the last reading."""
+
+    def settled(current: Usage) -> bool:
+        return current.within(baseline, slack) and (
+            upstream_sockets is None or current.upstream_sockets <= upstream_sockets
+        )
+
     deadline = time.monotonic() + timeout
     current = usage(server, upstream, probe_dir)
-    while not current.within(baseline, slack) and time.monotonic() < deadline:
+    while not settled(current) and time.monotonic() < deadline:
         time.sleep(0.25)
         current = usage(server, upstream, probe_dir)
     return current

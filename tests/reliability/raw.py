@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
+import selectors
 import socket
 import threading
 import time
@@ -112,13 +112,20 @@ def exchange(
     sent = -len(head)
     eof = False
     deadline = time.monotonic() + timeout
+    # epoll, not select(): a test holding hundreds of stalled sockets has fds past 1024
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
     try:
         while time.monotonic() < deadline:
             answer = parse(received, eof=False)
             if answer is not None:
                 answer.sent = max(0, sent)
                 return answer
-            readable, writable, _ = select.select([sock], [sock] if sending else [], [], 0.5)
+            wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if sending else 0)
+            selector.modify(sock, wanted)
+            ready = selector.select(0.5)
+            mask = ready[0][1] if ready else 0
+            readable, writable = mask & selectors.EVENT_READ, mask & selectors.EVENT_WRITE
             if readable:
                 try:
                     data = sock.recv(65536)
@@ -142,6 +149,7 @@ def exchange(
                 pending = pending[count:]
                 sent += count
     finally:
+        selector.close()
         sock.close()
     answer = parse(received, eof=True)
     if answer is None:

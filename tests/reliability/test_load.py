@@ -147,7 +147,7 @@ def test_load_with_faults_and_disconnects_leaks_nothing(
         "each client that left cancelled its upstream call"
     )
 
-    after = settle(server, upstream, probe_dir, baseline, slack=3, timeout=30)
+    after = settle(server, upstream, probe_dir, baseline, slack=3, timeout=30, upstream_sockets=100)
     assert after.within(baseline, slack=3), describe(baseline, after)
     assert after.upstream_sockets <= 100, "the SDK's keep-alive pool is bounded"
 
