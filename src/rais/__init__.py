@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from ._events import Event, rais_event
 
 if TYPE_CHECKING:
-    from ._chat import Chat, StreamResult, Usage
+    from ._chat import Chat, StreamResult, ToolUse, Usage
     from ._endpoint import ChatEndpoint, EndpointOptions
     from ._errors import RaisError, UpstreamError
+    from ._parts import Reasoning, Step, StepFinish, ToolCall, ToolInputDelta, ToolResult
     from ._pipeline import rais_events
     from ._reply import Reply
     from ._request import ChatRequest, Limits, RequestError, parse_chat_request
@@ -30,9 +31,16 @@ __all__ = [
     "Event",
     "Limits",
     "RaisError",
+    "Reasoning",
     "Reply",
     "RequestError",
+    "Step",
+    "StepFinish",
     "StreamResult",
+    "ToolCall",
+    "ToolInputDelta",
+    "ToolResult",
+    "ToolUse",
     "UpstreamError",
     "Usage",
     "__version__",
@@ -49,6 +57,13 @@ _LAZY = {
     "Chat": "_chat",
     "StreamResult": "_chat",
     "Usage": "_chat",
+    "ToolUse": "_chat",
+    "Reasoning": "_parts",
+    "Step": "_parts",
+    "StepFinish": "_parts",
+    "ToolCall": "_parts",
+    "ToolInputDelta": "_parts",
+    "ToolResult": "_parts",
     "RaisError": "_errors",
     "UpstreamError": "_errors",
     "rais_events": "_pipeline",

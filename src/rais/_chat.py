@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._errors import redact
+from ._parts import FinishReason, Step, ToolCall, ToolResult, Usage
 from ._request import Headers, RequestError
 from .shutdown import server_stopping
 
-__all__ = ["Chat", "OnFinish", "Outcome", "StreamResult", "Usage"]
+__all__ = ["Chat", "OnFinish", "Outcome", "StreamResult", "ToolUse", "Usage"]
 
 logger = logging.getLogger("rais")
 access_log = logging.getLogger("rais.access")
@@ -32,40 +33,6 @@ access_log = logging.getLogger("rais.access")
 #: server shut down, the client stopped reading (send timeout), or it was refused
 #: with an HTTP error before streaming.
 Outcome = Literal["done", "error", "disconnected", "shutdown", "timeout", "refused"]
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token usage as the provider reported it; ``None`` means not reported, not zero.
-
-    A source may yield one; it is recorded for ``on_finish``, never sent. Reports in
-    one stream add up: Anthropic (and LangChain) report the prompt tokens first and the
-    completion tokens at the end.
-    """
-
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.total_tokens is None and None not in (self.prompt_tokens, self.completion_tokens):
-            total = (self.prompt_tokens or 0) + (self.completion_tokens or 0)
-            object.__setattr__(self, "total_tokens", total)
-
-    def __add__(self, other: Usage) -> Usage:
-        if not isinstance(other, Usage):
-            return NotImplemented
-        prompt = _plus(self.prompt_tokens, other.prompt_tokens)
-        completion = _plus(self.completion_tokens, other.completion_tokens)
-        if prompt is not None and completion is not None:
-            return Usage(prompt, completion)  # the total follows from the parts
-        return Usage(prompt, completion, _plus(self.total_tokens, other.total_tokens))
-
-
-def _plus(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    return a if b is None else a + b
 
 
 class Chat:
@@ -189,6 +156,32 @@ class StreamResult:
     usage: Usage | None
     #: The resumable stream's id, when resumable streams are on.
     stream_id: str | None = None
+    #: The model's reasoning ("thinking") text, over every step.
+    reasoning: str = ""
+    #: Every tool call, in order, each with its result once it had one.
+    tool_calls: tuple[ToolUse, ...] = ()
+    #: Why the last model call stopped (``stop``, ``length``, ``tool-calls``, ...), if known.
+    finish_reason: FinishReason | None = None
+    #: One entry per model call (a tool loop makes several); ``usage`` is their sum.
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """One tool call and what it gave back (``result`` is ``None`` if it never ran)."""
+
+    id: str
+    name: str
+    input: Any
+    result: ToolResult | None = None
+
+    @property
+    def output(self) -> Any:
+        return None if self.result is None else self.result.output
+
+    @property
+    def error(self) -> str | None:
+        return None if self.result is None else self.result.error
 
 
 OnFinish = Callable[[StreamResult], "Awaitable[None] | None"]
@@ -210,8 +203,14 @@ class Turn:
         "model",
         "on_finish",
         "parts",
+        "reasoning",
         "started",
+        "step_start",
+        "step_usage",
+        "steps",
         "stream_id",
+        "tool_calls",
+        "tool_results",
         "usage",
     )
 
@@ -235,9 +234,53 @@ class Turn:
         self.failure: BaseException | None = None  #: what ended the stream with an error
         self.stream_id: str | None = None
         self.finished = False
+        # The rarer parts (reasoning, tools, steps): recorded by the pipeline's slow path.
+        self.reasoning: list[str] = []
+        self.tool_calls: dict[str, ToolCall] = {}
+        self.tool_results: dict[str, ToolResult] = {}
+        self.steps: list[Step] = []
+        self.step_start = (0, 0, 0)  #: where the open step began in parts/reasoning/calls
+        self.step_usage: Usage | None = None  #: the usage reported since it began
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = usage if self.usage is None else self.usage + usage
+        self.step_usage = usage if self.step_usage is None else self.step_usage + usage
+
+    def end_step(self, reason: FinishReason) -> None:
+        """Close the open step (one model call): what it streamed, why it stopped."""
+        text_at, reasoning_at, calls_at = self.step_start
+        calls = list(self.tool_calls.values())[calls_at:]
+        self.steps.append(
+            Step(
+                text="".join(self.parts[text_at:]),
+                reasoning="".join(self.reasoning[reasoning_at:]),
+                tool_calls=calls,
+                finish_reason=reason,
+                usage=self.step_usage,
+            )
+        )
+        self.step_start = (len(self.parts), len(self.reasoning), len(self.tool_calls))
+        self.step_usage = None
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        return self.steps[-1].finish_reason if self.steps else None
+
+    def step_open(self) -> bool:
+        """Whether anything was streamed since the last step ended (or no step ended yet)."""
+        return not self.steps or self.step_start != (
+            len(self.parts),
+            len(self.reasoning),
+            len(self.tool_calls),
+        )
+
+    def final_reason(self, ok: bool) -> FinishReason:
+        """The stream's finish reason at its end: the last step's, unless more followed it
+        (then ``stop``, or ``error`` when the stream failed)."""
+        if not ok:
+            return "error"
+        reason = self.finish_reason
+        return "stop" if reason is None or self.step_open() else reason
 
     async def settle(self, outcome: Outcome, error: str | None, timeout: float | None) -> None:
         """Finish before the client reads the end: wait (at most ``timeout`` seconds) for
@@ -262,6 +305,8 @@ class Turn:
             return None
         self.finished = True
         duration = time.perf_counter() - self.started
+        if outcome in ("done", "error") and self.step_open():
+            self.end_step(self.final_reason(outcome == "done"))
         self._log(outcome, status, duration)
         if self.on_finish is None:
             return None
@@ -277,6 +322,13 @@ class Turn:
             model=self.model,
             usage=self.usage,
             stream_id=self.stream_id,
+            reasoning="".join(self.reasoning),
+            tool_calls=tuple(
+                ToolUse(call.id, call.name, call.input, self.tool_results.get(call.id))
+                for call in self.tool_calls.values()
+            ),
+            finish_reason=self.finish_reason,
+            steps=tuple(self._with_results(step) for step in self.steps),
         )
         try:
             loop = asyncio.get_running_loop()
@@ -300,6 +352,12 @@ class Turn:
         _finishing.add(future)
         future.add_done_callback(_finishing.discard)
         return future
+
+    def _with_results(self, step: Step) -> Step:
+        step.tool_results = [
+            self.tool_results[call.id] for call in step.tool_calls if call.id in self.tool_results
+        ]
+        return step
 
     def _log(self, outcome: str, status: int, duration: float) -> None:
         if not access_log.isEnabledFor(logging.INFO):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from json import dumps
+from json import dumps, loads
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Literal
 
@@ -76,14 +76,10 @@ def _escaped_text(event: Event) -> str:
     data = event.data
     if data.startswith(_TEXT_HEAD):
         return data[_TEXT_CUT:-1]
-    from json import loads
-
     return encode_basestring(str(loads(data).get("text", "")))  # type: ignore[no-any-return]
 
 
 def _error_text(event: Event) -> str:
-    from json import loads
-
     return str(loads(event.data).get("error") or "The response failed.")
 
 
@@ -201,10 +197,13 @@ class AiSdkCodec(Codec):
 
 
 class AiSdkEncoder(Encoder):
-    """``start``, then one text part (``text-start``, ``text-delta``..., ``text-end``), then
-    ``finish`` (with usage as message metadata) or ``error``; ``[DONE]`` last."""
+    """``start``; then each step (``start-step`` ... ``finish-step``) with its parts: text
+    (``text-start``, ``text-delta``..., ``text-end``), reasoning (the same three), tool
+    calls (``tool-input-start``, ``-delta``, ``-available``) and their results
+    (``tool-output-available`` / ``-error``); then ``finish`` (the finish reason, usage as
+    message metadata) or ``error``; ``[DONE]`` last."""
 
-    __slots__ = ("_delta", "_open", "_start", "_turn")
+    __slots__ = ("_delta", "_open", "_parts", "_start", "_step", "_tools", "_turn")
 
     def __init__(self, turn: Turn) -> None:
         # A resumable reply's id follows from its stream's, so that a resume (which replays
@@ -216,37 +215,118 @@ class AiSdkEncoder(Encoder):
             message_id = "msg-" + hashlib.sha256(stream_id.encode()).hexdigest()[:32]
         self._turn = turn
         self._start: str | None = 'data: {"type":"start","messageId":"' + message_id + '"}\n\n'
-        self._open = False
-        self._delta = 'data: {"type":"text-delta","id":"text-1","delta":'
+        self._step = False  # inside start-step ... finish-step
+        self._open: str | None = None  # the open text or reasoning part: "text-2", ...
+        self._parts = 0  # part ids given so far
+        self._tools: set[str] = set()  # tool calls whose input has started
+        self._delta = ""  # the open text part's delta frame, up to its text
 
     def frames(self, event: Event) -> str:
         kind = event.type
+        if kind == "text" and self._open is not None and self._delta:  # the per-token path
+            return self._delta + _escaped_text(event) + "}\n\n"
         head = ""
         if self._start is not None:
             head, self._start = self._start, None
         if kind == "text":
-            if not self._open:
-                self._open = True
-                head += 'data: {"type":"text-start","id":"text-1"}\n\n'
+            head += self._open_part("text")
             return head + self._delta + _escaped_text(event) + "}\n\n"
         if kind == "done":
-            finish: dict[str, Any] = {"type": "finish", "finishReason": "stop"}
+            finish: dict[str, Any] = {
+                "type": "finish",
+                "finishReason": self._turn.final_reason(True),
+            }
             usage = _usage_metadata(self._turn.usage)
             if usage is not None:
                 finish["messageMetadata"] = {"usage": usage}
-            return head + self._close() + "data: " + _compact(finish) + "\n\ndata: [DONE]\n\n"
+            return head + self._end_step() + _frame(finish) + "data: [DONE]\n\n"
         if kind == "error":
-            error = _compact({"type": "error", "errorText": _error_text(event)})
-            return head + self._close() + "data: " + error + "\n\ndata: [DONE]\n\n"
+            error = {"type": "error", "errorText": _error_text(event)}
+            return head + self._close() + _frame(error) + "data: [DONE]\n\n"
         if kind.startswith("data-"):  # an app's own data part, as the AI SDK defines them
             return head + "data: " + event.data + "\n\n"
+        if kind in _PART_TYPES:
+            return head + self._part(kind, loads(event.data))
         return head  # nothing else of RAIS has a meaning here
 
+    def _part(self, kind: str, data: dict[str, Any]) -> str:
+        if kind == "reasoning":
+            out = self._open_part("reasoning") if self._open is None or self._delta else ""
+            delta = {"type": "reasoning-delta", "id": self._open, "delta": data["text"]}
+            return out + _frame(delta)
+        if kind == "step-finish":
+            return self._end_step()
+        call = data["id"]
+        if kind == "tool-result":
+            if call not in self._tools:
+                return ""  # no call of that id was streamed: the UI has nothing to attach it to
+            if "error" in data:
+                return self._begin() + _frame(
+                    {"type": "tool-output-error", "toolCallId": call, "errorText": data["error"]}
+                )
+            output = {"type": "tool-output-available", "toolCallId": call, "output": data["output"]}
+            return self._begin() + _frame(output)
+        out = self._begin()
+        if call not in self._tools:
+            self._tools.add(call)
+            out += _frame(
+                {"type": "tool-input-start", "toolCallId": call, "toolName": data["name"]}
+            )
+        if kind == "tool-input-delta":
+            return out + _frame(
+                {"type": "tool-input-delta", "toolCallId": call, "inputTextDelta": data["delta"]}
+            )
+        available = {
+            "type": "tool-input-available",
+            "toolCallId": call,
+            "toolName": data["name"],
+            "input": data["input"],
+        }
+        return out + _frame(available)
+
+    def _begin(self) -> str:
+        """Close an open text or reasoning part, and open a step if none is."""
+        out = self._close()
+        if not self._step:
+            self._step = True
+            out += 'data: {"type":"start-step"}\n\n'
+        return out
+
+    def _open_part(self, kind: str) -> str:
+        out = self._begin()
+        self._parts += 1
+        part = f"{kind}-{self._parts}"
+        self._open = part
+        self._delta = (
+            'data: {"type":"text-delta","id":"' + part + '","delta":' if kind == "text" else ""
+        )
+        return out + 'data: {"type":"' + kind + '-start","id":"' + part + '"}\n\n'
+
     def _close(self) -> str:
-        if not self._open:
+        part = self._open
+        if part is None:
             return ""
-        self._open = False
-        return 'data: {"type":"text-end","id":"text-1"}\n\n'
+        self._open = None
+        kind = "text" if self._delta else "reasoning"
+        self._delta = ""
+        return 'data: {"type":"' + kind + '-end","id":"' + part + '"}\n\n'
+
+    def _end_step(self) -> str:
+        out = self._close()
+        if self._step:
+            self._step = False
+            out += 'data: {"type":"finish-step"}\n\n'
+        return out
+
+
+#: The neutral events of parts besides text (:func:`rais._events.part_event`).
+_PART_TYPES = frozenset(
+    {"reasoning", "tool-input-delta", "tool-call", "tool-result", "step-finish"}
+)
+
+
+def _frame(data: dict[str, Any]) -> str:
+    return "data: " + _compact(data) + "\n\n"
 
 
 def _usage_metadata(usage: Usage | None) -> dict[str, int] | None:
@@ -346,41 +426,119 @@ def _ag_text(content: Any, where: str) -> str:
 
 
 class AgUiEncoder(Encoder):
-    """``RUN_STARTED``; one assistant text message (``TEXT_MESSAGE_START``,
-    ``TEXT_MESSAGE_CONTENT``..., ``TEXT_MESSAGE_END``); ``RUN_FINISHED`` or ``RUN_ERROR``."""
+    """``RUN_STARTED``; assistant text messages (``TEXT_MESSAGE_START``,
+    ``TEXT_MESSAGE_CONTENT``..., ``TEXT_MESSAGE_END``), reasoning (``REASONING_START``,
+    ``REASONING_MESSAGE_*``, ``REASONING_END``), tool calls (``TOOL_CALL_START``, ``_ARGS``,
+    ``_END``) and results (``TOOL_CALL_RESULT``); ``RUN_FINISHED`` or ``RUN_ERROR``. A text
+    message that follows a tool call is a new message."""
 
-    __slots__ = ("_content", "_end", "_finished", "_open", "_open_frame", "_start")
+    __slots__ = ("_content", "_finished", "_message", "_open", "_reasoning", "_start", "_tools")
 
     def __init__(self, thread_id: str, run_id: str) -> None:
         ids = {"threadId": thread_id, "runId": run_id}
-        message = _compact({"messageId": str(uuid.uuid4())})[1:-1]  # "messageId":"..."
-        self._start: str | None = "data: " + _compact({"type": "RUN_STARTED", **ids}) + "\n\n"
-        self._finished = "data: " + _compact({"type": "RUN_FINISHED", **ids}) + "\n\n"
-        self._open_frame = (
-            'data: {"type":"TEXT_MESSAGE_START",' + message + ',"role":"assistant"}\n\n'
-        )
-        self._content = 'data: {"type":"TEXT_MESSAGE_CONTENT",' + message + ',"delta":'
-        self._end = 'data: {"type":"TEXT_MESSAGE_END",' + message + "}\n\n"
-        self._open = False
+        self._start: str | None = _frame({"type": "RUN_STARTED", **ids})
+        self._finished = _frame({"type": "RUN_FINISHED", **ids})
+        self._message = ""  # the last assistant message's id (tool calls belong to it)
+        self._content = ""  # the open text message's content frame, up to its delta
+        self._open = False  # a text message is open
+        self._reasoning: str | None = None  # the open reasoning message's id
+        self._tools: dict[str, bool] = {}  # tool call id -> its TOOL_CALL_END was sent
 
     def frames(self, event: Event) -> str:
         kind = event.type
+        if kind == "text" and self._open:  # the per-token path
+            return self._content + _escaped_text(event) + "}\n\n"
         head = ""
         if self._start is not None:
             head, self._start = self._start, None
         if kind == "text":
-            if not self._open:
-                self._open = True
-                head += self._open_frame
+            head += self._close()
+            self._message = str(uuid.uuid4())
+            self._open = True
+            message = '"messageId":"' + self._message + '"'
+            self._content = 'data: {"type":"TEXT_MESSAGE_CONTENT",' + message + ',"delta":'
+            head += 'data: {"type":"TEXT_MESSAGE_START",' + message + ',"role":"assistant"}\n\n'
             return head + self._content + _escaped_text(event) + "}\n\n"
         if kind == "done":
-            end = self._end if self._open else ""
-            self._open = False
-            return head + end + self._finished
+            return head + self._close() + self._end_tools() + self._finished
         if kind == "error":
-            error = _compact({"type": "RUN_ERROR", "message": _error_text(event)})
-            return head + "data: " + error + "\n\n"
+            return head + _frame({"type": "RUN_ERROR", "message": _error_text(event)})
+        if kind in _PART_TYPES:
+            return head + self._part(kind, loads(event.data))
         return head
+
+    def _part(self, kind: str, data: dict[str, Any]) -> str:
+        if kind == "reasoning":
+            out = ""
+            if self._reasoning is None:
+                out = self._close()
+                self._reasoning = message = str(uuid.uuid4())
+                out += _frame({"type": "REASONING_START", "messageId": message})
+                out += _frame(
+                    {"type": "REASONING_MESSAGE_START", "messageId": message, "role": "reasoning"}
+                )
+            content = {
+                "type": "REASONING_MESSAGE_CONTENT",
+                "messageId": self._reasoning,
+                "delta": data["text"],
+            }
+            return out + _frame(content)
+        if kind == "step-finish":
+            return self._close()
+        call = data["id"]
+        if kind == "tool-result":
+            if call not in self._tools:
+                return ""  # no call of that id was streamed
+            content = data["output"] if "error" not in data else {"error": data["error"]}
+            result = {
+                "type": "TOOL_CALL_RESULT",
+                "messageId": str(uuid.uuid4()),
+                "toolCallId": call,
+                "content": content if isinstance(content, str) else _compact_any(content),
+                "role": "tool",
+            }
+            return self._end_tool(call) + _frame(result)
+        out = self._close()
+        if call not in self._tools:
+            self._tools[call] = False
+            start = {"type": "TOOL_CALL_START", "toolCallId": call, "toolCallName": data["name"]}
+            if self._message:
+                start["parentMessageId"] = self._message
+            out += _frame(start)
+            if kind == "tool-call":  # the whole input at once
+                args = _compact_any(data["input"] if data["input"] is not None else {})
+                out += _frame({"type": "TOOL_CALL_ARGS", "toolCallId": call, "delta": args})
+        if kind == "tool-input-delta":
+            return out + _frame(
+                {"type": "TOOL_CALL_ARGS", "toolCallId": call, "delta": data["delta"]}
+            )
+        return out + self._end_tool(call)
+
+    def _close(self) -> str:
+        """End the open text or reasoning message (a tool call or new message follows)."""
+        out = ""
+        if self._open:
+            self._open = False
+            out += _frame({"type": "TEXT_MESSAGE_END", "messageId": self._message})
+        if self._reasoning is not None:
+            message, self._reasoning = self._reasoning, None
+            out += _frame({"type": "REASONING_MESSAGE_END", "messageId": message})
+            out += _frame({"type": "REASONING_END", "messageId": message})
+        return out
+
+    def _end_tool(self, call: str) -> str:
+        if self._tools.get(call, True):
+            return ""
+        self._tools[call] = True
+        return _frame({"type": "TOOL_CALL_END", "toolCallId": call})
+
+    def _end_tools(self) -> str:
+        return "".join(self._end_tool(call) for call in list(self._tools))
+
+
+def _compact_any(value: Any) -> str:
+    """Any value as compact JSON text (AG-UI carries tool arguments and results as text)."""
+    return dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 RAIS = RaisCodec()

@@ -21,6 +21,7 @@ __all__ = [
     "Event",
     "error_event",
     "event_from_dict",
+    "part_event",
     "rais_event",
     "sse_frame",
     "text_event",
@@ -94,6 +95,13 @@ def event_from_dict(data: dict[str, Any]) -> Event | None:
     if not isinstance(kind, str) or kind in RESERVED_TYPES or kind == "heartbeat":
         return None
     return Event(kind, _compact(data))
+
+
+def part_event(kind: str, data: dict[str, Any]) -> Event:
+    """A neutral event for a part RAIS v1 does not carry (reasoning, tools, steps); only
+    the codecs of the protocols that do carry them ever see one. A value JSON cannot hold
+    (a tool's output object) becomes its ``str()``."""
+    return Event(kind, json.dumps({"type": kind, **data}, ensure_ascii=False, default=str))
 
 
 def sse_frame(event: Event, event_id: str | None) -> bytes:

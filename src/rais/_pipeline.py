@@ -33,7 +33,16 @@ from typing import Any, TypeAlias, cast
 from ._chat import Turn, Usage
 from ._chunks import chunk_item, source_of
 from ._errors import RaisError, RedactingFilter, redacted_traceback, safe_message
-from ._events import DONE, RESERVED_TYPES, Event, error_event, event_from_dict, text_event
+from ._events import (
+    DONE,
+    RESERVED_TYPES,
+    Event,
+    error_event,
+    event_from_dict,
+    part_event,
+    text_event,
+)
+from ._parts import FINISH_REASONS, Reasoning, StepFinish, ToolCall, ToolInputDelta, ToolResult
 from ._providers._errors import as_upstream_error
 
 __all__ = ["Item", "Source", "rais_events"]
@@ -44,9 +53,13 @@ access_log = logging.getLogger("rais.access")
 
 logger.addFilter(RedactingFilter())
 
-#: What a source may yield: text chunks, event dicts, ``rais_event`` strings or Events.
-#: (and :class:`rais.Usage`, recorded for ``on_finish``, never sent).
-Item: TypeAlias = "str | dict[str, Any] | Event | Usage"
+#: What a source may yield: text chunks, event dicts, ``rais_event`` strings or Events,
+#: :class:`rais.Usage` (recorded for ``on_finish``, never sent), and the parts a model
+#: streams besides text (:class:`rais.Reasoning`, :class:`rais.ToolCall`, ...).
+Item: TypeAlias = (
+    "str | dict[str, Any] | Event | Usage | Reasoning | ToolInputDelta | ToolCall"
+    " | ToolResult | StepFinish"
+)
 Source: TypeAlias = "AsyncIterable[Item] | Iterable[Item] | Awaitable[Source]"
 
 _EXHAUSTED = object()
@@ -150,6 +163,9 @@ def _to_event(item: Any, turn: Turn) -> Event | None:
     if isinstance(item, Usage):
         turn.add_usage(item)
         return None
+    kind = _PARTS.get(type(item))
+    if kind is not None:
+        return _part(kind, item, turn)
     # LangChain, LlamaIndex and pydantic-ai chunks (TypeError for anything unknown).
     converted = chunk_item(item)
     if isinstance(converted, tuple):
@@ -160,6 +176,50 @@ def _to_event(item: Any, turn: Turn) -> Event | None:
         turn.add_usage(converted)
         return None
     return text_event(converted) if converted else None
+
+
+_PARTS: dict[type, str] = {
+    Reasoning: "reasoning",
+    ToolInputDelta: "tool-input-delta",
+    ToolCall: "tool-call",
+    ToolResult: "tool-result",
+    StepFinish: "step-finish",
+}
+
+
+def _part(kind: str, item: Any, turn: Turn) -> Event | None:
+    """Record a part for ``on_finish``; send it only on the protocols that carry it (RAIS
+    v1 and its WebSocket are text only, so reasoning never reaches a RAIS client)."""
+    data: dict[str, Any]
+    if kind == "reasoning":
+        if not isinstance(item.text, str):
+            raise TypeError("Reasoning.text must be a string")
+        if not item.text:
+            return None
+        turn.reasoning.append(item.text)
+        data = {"text": item.text}
+    elif kind == "tool-input-delta":
+        data = {"id": str(item.id), "name": str(item.name), "delta": str(item.delta)}
+    elif kind == "tool-call":
+        turn.tool_calls[str(item.id)] = item
+        data = {"id": str(item.id), "name": str(item.name), "input": item.input}
+    elif kind == "tool-result":
+        turn.tool_results[str(item.id)] = item
+        data = {"id": str(item.id), "name": str(item.name)}
+        if item.error is not None:
+            data["error"] = str(item.error)
+        else:
+            data["output"] = item.output
+    else:
+        if item.reason not in FINISH_REASONS:
+            raise ValueError(f"StepFinish.reason must be one of {sorted(FINISH_REASONS)}")
+        if item.usage is not None:
+            turn.add_usage(item.usage)
+        turn.end_step(item.reason)
+        data = {"reason": item.reason}
+    if turn.chat.protocol == "rais":
+        return None
+    return part_event(kind, data)
 
 
 def _decode_encoded(chunk: str) -> Iterator[Event]:

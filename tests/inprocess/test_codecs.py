@@ -33,6 +33,16 @@ AI_SDK_KEYS = {
     "text-start": {"type", "id"},
     "text-delta": {"type", "id", "delta"},
     "text-end": {"type", "id"},
+    "reasoning-start": {"type", "id"},
+    "reasoning-delta": {"type", "id", "delta"},
+    "reasoning-end": {"type", "id"},
+    "start-step": {"type"},
+    "finish-step": {"type"},
+    "tool-input-start": {"type", "toolCallId", "toolName"},
+    "tool-input-delta": {"type", "toolCallId", "inputTextDelta"},
+    "tool-input-available": {"type", "toolCallId", "toolName", "input"},
+    "tool-output-available": {"type", "toolCallId", "output"},
+    "tool-output-error": {"type", "toolCallId", "errorText"},
     "finish": {"type", "finishReason", "messageMetadata"},
     "error": {"type", "errorText"},
 }
@@ -111,9 +121,11 @@ async def test_ai_sdk_stream(make_client: MakeClient) -> None:
     chunks = ai_sdk_chunks(received)
     assert [c["type"] for c in chunks] == [
         "start",
+        "start-step",
         "text-start",
         *["text-delta"] * 5,
         "text-end",
+        "finish-step",
         "finish",
     ]
     assert ai_sdk_text(chunks) == "".join(f"t{i} " for i in range(5))
@@ -130,7 +142,7 @@ async def test_ai_sdk_error_mid_stream(make_client: MakeClient) -> None:
     client = await make_client(protocol="ai-sdk")
     chunks = ai_sdk_chunks(await client.post(json=ui_request(unique("[fault:error_mid]"))))
     types = [c["type"] for c in chunks]
-    assert types[:2] == ["start", "text-start"]
+    assert types[:3] == ["start", "start-step", "text-start"]
     assert types[-2:] == ["text-end", "error"], types
     assert "finish" not in types
     assert chunks[-1]["errorText"] and "sk-" not in chunks[-1]["errorText"]
