@@ -38,8 +38,14 @@ from django.urls import path  # noqa: E402
 
 from rais.django import rais_view  # noqa: E402
 
+try:
+    from examples.weather_tools import calculate, get_weather
+except ImportError:  # run as a script: python examples/django_app.py runserver
+    from weather_tools import calculate, get_weather  # type: ignore[no-redef]
+
 # protocol="auto": useAIChat (RAIS v1), the AI SDK's useChat and AG-UI clients, one URL.
-chat = rais_view(provider="openai", protocol="auto")
+# Two tools the model may call (rais runs them and streams calls and results to the UI).
+chat = rais_view(provider="openai", protocol="auto", tools=[get_weather, calculate])
 urlpatterns = [
     path("api/chat", chat),
     path("api/chat/<str:chat_id>/stream", chat.resume),  # the AI SDK's resume (with resume=)

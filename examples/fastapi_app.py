@@ -14,10 +14,16 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from rais.fastapi import rais_router
 
+try:
+    from examples.weather_tools import calculate, get_weather
+except ImportError:  # run as a script: python examples/fastapi_app.py
+    from weather_tools import calculate, get_weather  # type: ignore[no-redef]
+
 app = FastAPI(title="rais on FastAPI")
 # Browsers call from another origin (React on :3000, API on :8000); list yours in production.
 app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
-app.include_router(rais_router(provider="openai", protocol="auto"))
+# Two tools the model may call (rais runs them and streams calls and results to the UI).
+app.include_router(rais_router(provider="openai", protocol="auto", tools=[get_weather, calculate]))
 
 if __name__ == "__main__":
     import uvicorn

@@ -42,10 +42,12 @@ def create_app() -> web.Application:
     app.on_response_prepare.append(cors_headers)
     app.add_subapp("/api/chat", rais_app(provider="openai"))
     # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-    ui = rais_handler(provider="openai", protocol="auto")
+    ui = rais_handler(provider="openai", protocol="auto", tools=app_hooks.TOOLS)
     app.router.add_route("*", "/api/ui", ui)
     app.router.add_route("*", "/api/ui/{chat_id}/stream", ui)  # the AI SDK's resume
-    ui_resumable = rais_handler(provider="openai", protocol="auto", resume="memory://")
+    ui_resumable = rais_handler(
+        provider="openai", protocol="auto", tools=app_hooks.TOOLS, resume="memory://"
+    )
     app.router.add_route("*", "/api/ui-resumable", ui_resumable)
     app.router.add_route("*", "/api/ui-resumable/{chat_id}/stream", ui_resumable)
     # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.

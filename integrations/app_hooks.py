@@ -16,10 +16,15 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from examples.weather_tools import calculate, get_weather
 from rais import Chat, StreamResult
 
 TAG_HEADER = "X-App-Tag"
 USER_HEADER = "X-App-User"
+
+#: The tools of every integration's ``/api/ui`` endpoints (the examples' weather and
+#: calculator): the official clients read their calls and results in the conformance suite.
+TOOLS = [get_weather, calculate]
 
 _lock = threading.Lock()  # one line at a time, from worker threads and the loop alike
 

@@ -10,9 +10,17 @@ app = FastAPI(title="rais on FastAPI")
 app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
 app.include_router(rais_router(provider="openai", websocket_path="/api/chat/ws"))
 # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-app.include_router(rais_router("/api/ui", provider="openai", protocol="auto"))
 app.include_router(
-    rais_router("/api/ui-resumable", provider="openai", protocol="auto", resume="memory://")
+    rais_router("/api/ui", provider="openai", protocol="auto", tools=app_hooks.TOOLS)
+)
+app.include_router(
+    rais_router(
+        "/api/ui-resumable",
+        provider="openai",
+        protocol="auto",
+        tools=app_hooks.TOOLS,
+        resume="memory://",
+    )
 )
 
 # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.

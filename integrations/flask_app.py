@@ -10,13 +10,16 @@ app = Flask(__name__)
 CORS(app)
 app.register_blueprint(rais_blueprint(provider="openai"))
 # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-app.register_blueprint(rais_blueprint("/api/ui", name="ui", provider="openai", protocol="auto"))
+app.register_blueprint(
+    rais_blueprint("/api/ui", name="ui", provider="openai", protocol="auto", tools=app_hooks.TOOLS)
+)
 app.register_blueprint(
     rais_blueprint(
         "/api/ui-resumable",
         name="ui_resumable",
         provider="openai",
         protocol="auto",
+        tools=app_hooks.TOOLS,
         resume="memory://",
     )
 )

@@ -10,8 +10,14 @@ app = Litestar(
     route_handlers=[
         rais_router(provider="openai", websocket_path="/api/chat/ws"),
         # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-        rais_router("/api/ui", provider="openai", protocol="auto"),
-        rais_router("/api/ui-resumable", provider="openai", protocol="auto", resume="memory://"),
+        rais_router("/api/ui", provider="openai", protocol="auto", tools=app_hooks.TOOLS),
+        rais_router(
+            "/api/ui-resumable",
+            provider="openai",
+            protocol="auto",
+            tools=app_hooks.TOOLS,
+            resume="memory://",
+        ),
         # A real app's endpoints (handler, configure, owner, on_finish): see app_hooks.
         rais_router("/api/app", websocket_path="/api/app/ws", **app_hooks.options("app")),
         rais_router("/api/app/resumable", **app_hooks.options("resumable", resume="memory://")),

@@ -11,13 +11,16 @@ app.config.from_prefixed_env()  # QUART_RESPONSE_TIMEOUT=... etc.
 app = cors(app, allow_origin="*", allow_headers="*", allow_methods="*")
 app.register_blueprint(rais_blueprint(provider="openai", websocket_path="/api/chat/ws"))
 # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.
-app.register_blueprint(rais_blueprint("/api/ui", name="ui", provider="openai", protocol="auto"))
+app.register_blueprint(
+    rais_blueprint("/api/ui", name="ui", provider="openai", protocol="auto", tools=app_hooks.TOOLS)
+)
 app.register_blueprint(
     rais_blueprint(
         "/api/ui-resumable",
         name="ui_resumable",
         provider="openai",
         protocol="auto",
+        tools=app_hooks.TOOLS,
         resume="memory://",
     )
 )

@@ -8,8 +8,10 @@ from starlette.routing import Route, WebSocketRoute
 from integrations import app_hooks
 from rais.starlette import rais_endpoint, rais_websocket_endpoint
 
-ui = rais_endpoint(provider="openai", protocol="auto")
-ui_resumable = rais_endpoint(provider="openai", protocol="auto", resume="memory://")
+ui = rais_endpoint(provider="openai", protocol="auto", tools=app_hooks.TOOLS)
+ui_resumable = rais_endpoint(
+    provider="openai", protocol="auto", tools=app_hooks.TOOLS, resume="memory://"
+)
 app = Starlette(
     routes=[
         Route("/api/chat", rais_endpoint(provider="openai")),

@@ -5,8 +5,10 @@ from django.urls import path
 from integrations import app_hooks
 from rais.django import rais_view, rais_websocket
 
-ui: Any = rais_view(provider="openai", protocol="auto")
-ui_resumable: Any = rais_view(provider="openai", protocol="auto", resume="memory://")
+ui: Any = rais_view(provider="openai", protocol="auto", tools=app_hooks.TOOLS)
+ui_resumable: Any = rais_view(
+    provider="openai", protocol="auto", tools=app_hooks.TOOLS, resume="memory://"
+)
 urlpatterns = [
     path("api/chat", rais_view(provider="openai")),
     # The chat UIs' own protocols too (useChat, AG-UI): decided per request by its body.

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ._reply import Reply
     from ._request import ChatRequest, Limits, RequestError, parse_chat_request
     from ._streams import stream_response, stream_text
+    from ._tools import Tool
 
 __all__ = [
     "Chat",
@@ -39,6 +40,7 @@ __all__ = [
     "StreamResult",
     "ToolCall",
     "ToolInputDelta",
+    "Tool",
     "ToolResult",
     "ToolUse",
     "UpstreamError",
@@ -64,6 +66,7 @@ _LAZY = {
     "ToolCall": "_parts",
     "ToolInputDelta": "_parts",
     "ToolResult": "_parts",
+    "Tool": "_tools",
     "RaisError": "_errors",
     "UpstreamError": "_errors",
     "rais_events": "_pipeline",

@@ -21,6 +21,7 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
 )
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypedDict
@@ -53,6 +54,15 @@ from ._resumable import (
     tail,
 )
 from ._sse import FIRST_EVENT_WAIT, hold_first_event, sse_reply
+from ._tools import (
+    DEFAULT_MAX_OUTPUT,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_TOOL_TIMEOUT,
+    Tool,
+    ToolLike,
+    as_tools,
+    tool_loop,
+)
 from .resume import StoreUnavailable, StreamStore, open_store
 
 logger = logging.getLogger("rais")
@@ -112,6 +122,10 @@ class ResponseOptions(TypedDict, total=False):
     resume: StreamStore | str | bool | None
     owner: Owner | None
     resume_grace: float | None
+    tools: Sequence[ToolLike]
+    max_steps: int
+    tool_timeout: float | None
+    max_tool_output: int
 
 
 class EndpointOptions(ResponseOptions, total=False):
@@ -199,6 +213,15 @@ class ChatEndpoint:
     resume_grace: float | None = field(
         default_factory=lambda: _env_float("RAIS_RESUME_GRACE", 0.0) or None
     )
+    #: Python functions the model may call (the built-in providers run the tool loop);
+    #: ``configure`` may return ``tools`` to choose them per request.
+    tools: Sequence[ToolLike] = ()
+    #: Model calls per answer, at most, in the tool loop.
+    max_steps: int = DEFAULT_MAX_STEPS
+    #: Seconds one tool call may take (the model is told it timed out).
+    tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT
+    #: Bytes of a tool's JSON output, at most (the model is told it was too large).
+    max_tool_output: int = DEFAULT_MAX_OUTPUT
 
     def __post_init__(self) -> None:
         self.codec = protocol_codec(self.protocol)  # an unknown protocol fails at start-up
@@ -209,6 +232,7 @@ class ChatEndpoint:
             resolve_provider(self.provider)  # an unknown provider fails at start-up
             preload_sdk(self.provider)
         self._handler_takes_chat = self.handler is not None and takes_chat(self.handler)
+        self._tools: tuple[Tool, ...] = as_tools(self.tools)  # a bad tool fails at start-up
         self.config = ProviderConfig(
             provider=self.provider or "handler",
             model=self.model,
@@ -407,6 +431,11 @@ class ChatEndpoint:
         if overrides and "messages" in overrides:  # server-side history, say
             overrides = dict(overrides)
             chat.messages = self._messages_of(overrides.pop("messages"), "configure")
+        tools, max_steps = self._tools, self.max_steps
+        if overrides and ("tools" in overrides or "max_steps" in overrides):  # per request
+            overrides = dict(overrides)
+            tools = self._tools_of(overrides.pop("tools", tools))
+            max_steps = int(overrides.pop("max_steps", max_steps))
         if overrides:
             config = with_overrides(config, overrides)
         chat.settings = settings_of(config)
@@ -417,21 +446,53 @@ class ChatEndpoint:
             kind=kind,
         )
         if self.handler is None:
-            return turn, provider_stream(chat.messages, config)
+            return turn, self._model_stream(chat.messages, config, tools, max_steps)
         if self.provider is not None:
 
             def stream_with(extra: Mapping[str, Any]) -> AsyncIterator[Any]:
-                messages = chat.messages
+                messages, chosen_tools, steps = chat.messages, tools, max_steps
+                extra = dict(extra)
                 if "messages" in extra:
-                    extra = dict(extra)
                     messages = self._messages_of(extra.pop("messages"), "chat.stream()")
+                if "tools" in extra:
+                    chosen_tools = self._tools_of(extra.pop("tools"))
+                steps = int(extra.pop("max_steps", steps))
                 chosen = with_overrides(config, extra)
                 turn.model = chosen.resolved_model or None
-                return provider_stream(messages, chosen)
+                return self._model_stream(messages, chosen, chosen_tools, steps)
 
             chat._stream_with = stream_with
         argument = chat if self._handler_takes_chat else chat.messages
         return turn, _call_handler(self.handler, argument)
+
+    def _model_stream(
+        self,
+        messages: list[dict[str, Any]],
+        config: ProviderConfig,
+        tools: tuple[Tool, ...],
+        max_steps: int,
+    ) -> AsyncIterator[Any]:
+        """The provider's stream; with tools, the tool loop around it."""
+        if not tools:
+            return provider_stream(messages, config)
+        return tool_loop(
+            messages,
+            config,
+            tools,
+            max_steps=max_steps,
+            timeout=self.tool_timeout,
+            max_output=self.max_tool_output,
+        )
+
+    def _tools_of(self, tools: Any) -> tuple[Tool, ...]:
+        """Tools an app chose per request (an app's mistake there is a 500, not a 422)."""
+        try:
+            return as_tools(tools)
+        except (TypeError, ValueError) as exc:
+            logger.error("configure gave invalid tools: %s", exc)
+            raise RequestError(
+                500, "configure gave invalid tools.", kind="internal_error"
+            ) from None
 
     def _messages_of(self, messages: Any, where: str) -> list[dict[str, Any]]:
         """Messages an app chose itself, checked as a request's are (an app's mistake there

@@ -65,3 +65,47 @@ def test_ag_ui_http_agent_sees_errors(server: RunningServer) -> None:
     types = [e["type"] for e in seen["events"]]
     assert types[-1] == "RUN_ERROR", types
     assert seen["run_error"] and "sk-" not in str(seen["run_error"]), seen
+
+
+#: The integrations' /api/ui tools (examples/weather_tools.py): the weather answers for Paris;
+#: the calculator fails on 1/0, on purpose. The fake model thinks first when asked to.
+TOOL_PROMPT = (
+    '[think:Two tools.][tool:get_weather:{"city":"Paris"}][tool:calculate:{"expression":"1/0"}] go'
+)
+
+
+def test_use_chat_transport_reads_reasoning_and_tools(server: RunningServer) -> None:
+    seen = run_ai_sdk_client(ui_url(server), ai_sdk_body(TOOL_PROMPT))
+    assert seen["status"] == 200 and seen["invalid"] == [], seen
+    assert seen["error"] is None and seen["done"], seen
+    parts = seen["message"]["parts"]
+    kinds = [p["type"] for p in parts if p["type"] != "step-start"]
+    assert kinds == ["reasoning", "tool-get_weather", "tool-calculate", "text"], kinds
+    assert [p["type"] for p in parts].count("step-start") == 2  # one per model call
+    by_kind = {p["type"]: p for p in parts}
+    assert by_kind["reasoning"]["text"] == "Two tools."
+    weather = by_kind["tool-get_weather"]
+    assert weather["state"] == "output-available" and weather["input"] == {"city": "Paris"}
+    assert weather["output"]["sky"] == "cloudy"
+    calculator = by_kind["tool-calculate"]
+    assert calculator["state"] == "output-error"
+    assert calculator["errorText"] == "ZeroDivisionError: division by zero"
+    assert by_kind["text"]["text"].startswith("Results:")
+
+
+def test_ag_ui_http_agent_reads_tools(server: RunningServer) -> None:
+    seen = run_ag_ui_client(ui_url(server), ag_ui_body(TOOL_PROMPT))
+    assert seen["error"] is None and seen["warnings"] == [], seen
+    messages = seen["messages"]
+    calls = [call for m in messages for call in m.get("toolCalls") or []]
+    assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("get_weather", '{"city":"Paris"}'),
+        ("calculate", '{"expression":"1/0"}'),
+    ]
+    results = {m["toolCallId"]: m["content"] for m in messages if m["role"] == "tool"}
+    assert '"cloudy"' in results[calls[0]["id"]]
+    assert "division by zero" in results[calls[1]["id"]]
+    reasoning = [m for m in messages if m["role"] == "reasoning"]
+    assert [m["content"] for m in reasoning] == ["Two tools."]
+    answers = [m["content"] for m in messages if m["role"] == "assistant" and m.get("content")]
+    assert answers and answers[-1].startswith("Results:")

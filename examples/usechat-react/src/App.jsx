@@ -11,6 +11,34 @@ const api =
 
 const transport = new DefaultChatTransport({ api })
 
+// One part of a message: its text, the model's reasoning, or a tool call with its input
+// and, once the server ran it, its output or error (rais streams all three).
+function Part({ part }) {
+  if (part.type === 'text') return <span className="text">{part.text}</span>
+  if (part.type === 'reasoning') {
+    return (
+      <details className="reasoning">
+        <summary>Reasoning</summary>
+        {part.text}
+      </details>
+    )
+  }
+  if (part.type.startsWith('tool-')) {
+    return (
+      <div className="tool" data-tool={part.type.slice(5)} data-state={part.state}>
+        <code className="tool-input">
+          {part.type.slice(5)}({JSON.stringify(part.input ?? {})})
+        </code>
+        {part.state === 'output-available' && (
+          <code className="tool-output">{JSON.stringify(part.output)}</code>
+        )}
+        {part.state === 'output-error' && <code className="tool-error">{part.errorText}</code>}
+      </div>
+    )
+  }
+  return null
+}
+
 export default function App() {
   const { messages, sendMessage, status, error, stop } = useChat({ transport })
   const [input, setInput] = useState('')
@@ -30,9 +58,9 @@ export default function App() {
       <code>POST {api}</code>
       {messages.map((message) => (
         <div key={message.id} className={`message ${message.role}`} data-role={message.role}>
-          {message.parts.map((part, index) =>
-            part.type === 'text' ? <span key={index}>{part.text}</span> : null,
-          )}
+          {message.parts.map((part, index) => (
+            <Part key={index} part={part} />
+          ))}
         </div>
       ))}
       {error && (

@@ -39,6 +39,9 @@ class ProviderConfig:
     #: Ask for token usage in the stream (OpenAI-compatible servers may reject it).
     usage: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    #: Tools the model may call, each ``{"name", "description", "parameters"}`` (a JSON
+    #: schema); set by the tool loop (rais._tools), sent in each provider's own format.
+    tools: tuple[dict[str, Any], ...] = ()
 
     @property
     def resolved_model(self) -> str:
