@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine, then run lint, types, the full
-# suite on Python 3.11, and the version matrix: the conformance suite on Python 3.10 and 3.13
-# against the oldest and the newest supported release of each framework (noxfile.py, session
-# "matrix"; the pins are its FRAMEWORKS).
+# suite on Python 3.11, and the version matrix: both framework tiers against the oldest
+# supported release of each framework on Python 3.10 and the newest on 3.13 (noxfile.py,
+# session "matrix"; the pins are its FRAMEWORKS; RAIS_MATRIX_FULL=1 crosses every pair).
 #
 # Usage: scripts/test.sh [pytest args...]     the args go to the Python 3.11 run
 #   RAIS_SKIP_MATRIX=1 scripts/test.sh        leave the matrix out (it says so; CI never does)
