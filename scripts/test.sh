@@ -99,6 +99,11 @@ step "ruff, mypy, lint-imports"
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache  # the layers and no-cycle contracts in pyproject.toml
 
+step "mkdocs build --strict (the docs site: broken links and anchors fail; no network)"
+site_dir=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
+rm -rf "$site_dir"
+
 step "pytest (Python 3.11, the full suite)"
 suite_status=0
 .venv/bin/python -m pytest -q "$@" || suite_status=$?
