@@ -406,8 +406,8 @@ async def test_sse_reply_directly() -> None:
 async def test_what_the_client_gets_for_an_upstream_refusal(
     upstream_status: int, status: int
 ) -> None:
-    """The README's table: the server's own key or settings refused is a bad gateway; rate
-    limits and the provider's outages keep their status."""
+    """The upstream failure table (docs/guarantees.md): the server's own key or settings
+    refused is a bad gateway; rate limits and the provider's outages keep their status."""
 
     async def handler(messages: list[dict[str, Any]]) -> AsyncIterator[str]:
         raise UpstreamError("The model provider refused", status=upstream_status)

@@ -1,4 +1,4 @@
-"""The README's hand-written route and custom_generator.py's rais routes pass ``rais check``.
+"""The docs' hand-written route and custom_generator.py's rais routes pass ``rais check``.
 
 (The seed docs' verbatim ``StreamingResponse`` route stays as the docs show it; it sends
 no ``Cache-Control`` header, so it is not held to any level.)

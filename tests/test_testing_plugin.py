@@ -1,6 +1,6 @@
 """The pytest plugin as a user meets it, and the ``serve()`` under it.
 
-The plugin tests run a user's test file exactly like the README's in a fresh pytest
+The plugin tests run a user's test file exactly like docs/pytest-plugin.md's in a fresh pytest
 (pytester, in a subprocess so the plugin is loaded from the entry point and each
 app's globals stay apart): a compliant app must pass, a broken one must fail. The
 ``serve()`` tests talk to it over raw HTTP to show what a WSGI app's chunks and
@@ -34,7 +34,7 @@ from rais.testing import detect_interface, serve
 
 pytest_plugins = ["pytester"]
 
-#: The README's example, word for word.
+#: docs/pytest-plugin.md's example, word for word.
 README_TEST = """
 def test_chat_endpoint_speaks_rais(rais_server, rais_check):
     report = rais_check(rais_server.url + "/api/chat")
