@@ -401,3 +401,13 @@ def test_the_checks_catch_rot() -> None:
         "a link to examples/gone.py",
     ]:
         assert expected in problems, f"{expected!r} not reported:\n{problems}"
+
+
+def test_the_pytest_plugin_page_shows_the_test_the_plugin_tests_run() -> None:
+    """tests/test_testing_plugin.py runs docs/pytest-plugin.md's user test word for word."""
+    source = (ROOT / "tests" / "test_testing_plugin.py").read_text()
+    found = re.search(r'README_TEST = """\n(.*?)"""', source, re.S)
+    assert found, "README_TEST not found in tests/test_testing_plugin.py"
+    page = (DOCS / "pytest-plugin.md").read_text()
+    for line in found[1].strip().splitlines():
+        assert line in page, f"{line!r} is not on docs/pytest-plugin.md"
