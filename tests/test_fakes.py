@@ -621,3 +621,140 @@ def test_reachable_from_another_process(oai_up: FakeUpstream) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "fromsub"
     assert oai_up.requests[-1].api_key == "sk-sub"
+
+
+# --------------------------------------------------------------------------- reasoning, tools
+
+OAI_TOOLS: Any = [{"type": "function", "function": {"name": "w", "parameters": {"type": "object"}}}]
+ANT_TOOLS: Any = [{"name": "w", "input_schema": {"type": "object"}}]
+TOOL_PROMPT = '[think:Let me see.][tool:w:{"city":"Paris"}][tool:w:{"a":[1,2]}] go'
+
+
+def test_parse_tool_think_finish_directives() -> None:
+    d = parse_directives(r'[tool:x:{"a":[1,"]"]}][tool:y:{bad][think:a \] b][finish:length]')
+    assert d.tools == [("x", '{"a":[1,"]"]}'), ("y", "{bad")]
+    assert d.think == "a ] b" and d.finish == "length"
+
+
+async def test_openai_reasoning_and_parallel_tool_calls(oai: openai.AsyncOpenAI) -> None:
+    response = await oai.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": TOOL_PROMPT}],
+        tools=OAI_TOOLS,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    reasoning, args, ids, names, finishes, usage = "", ["", ""], {}, {}, [], None
+    async for chunk in response:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            assert not choice.delta.content
+            reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+            for call in choice.delta.tool_calls or []:
+                if call.id:
+                    ids[call.index] = call.id
+                    names[call.index] = call.function and call.function.name
+                args[call.index] += (call.function and call.function.arguments) or ""
+            finishes.append(choice.finish_reason)
+    assert reasoning == "Let me see."
+    assert [json.loads(a) for a in args] == [{"city": "Paris"}, {"a": [1, 2]}]
+    assert names == {0: "w", 1: "w"} and all(i.startswith("call_") for i in ids.values())
+    assert [f for f in finishes if f] == ["tool_calls"]
+    assert usage is not None and usage.completion_tokens
+
+
+async def test_openai_answers_tool_results_and_length(
+    oai: openai.AsyncOpenAI, oai_up: FakeUpstream
+) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+    messages: Any = [
+        {"role": "user", "content": TOOL_PROMPT + " [finish:length]"},
+        {"role": "assistant", "content": None, "tool_calls": [call, {**call, "id": "call_2"}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "rain"},
+    ]
+    response = await oai.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=messages,
+        tools=OAI_TOOLS,
+        stream=True,
+    )
+    text, finish = "", None
+    async for chunk in response:
+        text += chunk.choices[0].delta.content or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert (text, finish) == ("Results: sunny | rain", "length")
+    assert oai_up.requests[-1].json["messages"][-1]["tool_call_id"] == "call_2"
+
+
+async def test_openai_tool_directives_need_tools_in_the_request(oai: openai.AsyncOpenAI) -> None:
+    assert await collect_openai(oai, TOOL_PROMPT) == "Hello, world!"
+
+
+async def collect_openai(client: openai.AsyncOpenAI, text: str) -> str:
+    response = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}], stream=True
+    )
+    return "".join([c.choices[0].delta.content or "" async for c in response if c.choices])
+
+
+async def test_anthropic_thinking_and_tool_use(ant: anthropic.AsyncAnthropic) -> None:
+    async with ant.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=100,
+        messages=[{"role": "user", "content": TOOL_PROMPT}],
+        tools=ANT_TOOLS,
+    ) as stream:
+        kinds = [event.type async for event in stream]
+        message = await stream.get_final_message()
+    assert kinds.count("thinking") == 3 and kinds.count("signature") == 1
+    assert kinds.count("text") == 0 and kinds.count("input_json") > 4
+    thinking, first, second = message.content
+    assert thinking.type == "thinking" and thinking.thinking == "Let me see."
+    assert thinking.signature
+    assert first.type == "tool_use" and first.id.startswith("toolu_") and first.name == "w"
+    assert first.input == {"city": "Paris"}
+    assert second.type == "tool_use" and second.input == {"a": [1, 2]}
+    assert message.stop_reason == "tool_use" and message.usage.output_tokens
+
+
+async def test_anthropic_answers_tool_results_and_max_tokens(
+    ant: anthropic.AsyncAnthropic, ant_up: FakeUpstream
+) -> None:
+    use = {"type": "tool_use", "id": "toolu_1", "name": "w", "input": {}}
+    messages: Any = [
+        {"role": "user", "content": TOOL_PROMPT + " [finish:length]"},
+        {"role": "assistant", "content": [use, {**use, "id": "toolu_2"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_2",
+                    "content": [{"type": "text", "text": "boom"}],
+                    "is_error": True,
+                },
+            ],
+        },
+    ]
+    message = await ant.messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=100,
+        messages=messages,
+        tools=ANT_TOOLS,
+    )
+    assert message.content[0].type == "text"
+    assert message.content[0].text == "Results: sunny | boom"
+    assert message.stop_reason == "max_tokens"
+    async with ant.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=100,
+        messages=messages,
+        tools=ANT_TOOLS,
+    ) as stream:
+        streamed = await stream.get_final_message()
+    assert streamed.content[-1].text == "Results: sunny | boom"  # type: ignore[union-attr]
+    assert streamed.stop_reason == "max_tokens"
+    assert ant_up.requests[-1].json["messages"][-1]["content"][1]["is_error"] is True

@@ -16,6 +16,19 @@ message (or in the model name, e.g. model ``"fault-401"``)::
     [count:N]         stream "t0 ", "t1 ", ... "t{N-1} "
     [tokens:a|b|c]    stream exactly these tokens (``\\n`` = newline, ``\\|`` = "|")
     [delay:SECONDS]   sleep before each token
+    [think:TEXT]      reason first: OpenAI ``delta.reasoning_content`` chunks (DeepSeek,
+                      vLLM), Anthropic a signed ``thinking`` block at index 0
+    [tool:NAME:JSON]  repeatable: when the request has ``tools``, answer with these tool
+                      calls (parallel, in order) instead of text: OpenAI ``delta.tool_calls``
+                      (finish ``tool_calls``), Anthropic ``tool_use`` blocks with
+                      ``input_json_delta`` (stop ``tool_use``). JSON that does not parse is
+                      sent as it is, up to the next ``]``, to test bad arguments.
+    [finish:length]   end a text answer with finish ``length`` / stop ``max_tokens``
+
+When the conversation ends with tool results (OpenAI ``tool`` messages, an Anthropic user
+message of ``tool_result`` blocks), the answer is text: ``"Results: "`` and the results'
+contents joined with ``" | "``, so a test sees what the model was given. Directives still
+come from the last user message that is not tool results.
 
 Usage::
 
@@ -28,7 +41,9 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import re
 import secrets
@@ -37,7 +52,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
@@ -97,6 +112,10 @@ class Directives:
     count: int | None = None
     delay: float | None = None
     tokens: list[str] | None = None
+    think: str | None = None
+    #: (name, raw JSON arguments) per ``[tool:NAME:JSON]``, in order
+    tools: list[tuple[str, str]] = field(default_factory=list)
+    finish: str | None = None
 
     def token_list(self, default: list[str]) -> list[str]:
         if self.tokens is not None:
@@ -113,7 +132,10 @@ class Directives:
         return 0.0
 
 
-_BRACKET_RE = re.compile(r"\[(fault|count|delay|tokens):((?:\\.|[^\]\\])*)\]", re.DOTALL)
+_BRACKET_RE = re.compile(
+    r"\[(fault|count|delay|tokens|think|finish):((?:\\.|[^\]\\])*)\]", re.DOTALL
+)
+_TOOL_RE = re.compile(r"\[tool:([A-Za-z0-9_.\-]+):")
 _MODEL_RE = re.compile(r"(fault|count|delay|tokens)-(.+)", re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 
@@ -152,6 +174,10 @@ def _apply(d: Directives, name: str, value: str) -> None:
             d.delay = max(0.0, float(value_s))
         elif name == "tokens":
             d.tokens = _split_tokens(value)
+        elif name == "think":
+            d.think = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), value)
+        elif name == "finish":
+            d.finish = value_s
     except ValueError:
         pass  # a malformed number is ignored, like any other text
 
@@ -167,7 +193,29 @@ def parse_directives(text: str, model: str | None = None) -> Directives:
             _apply(d, m.group(1), m.group(2))
     for m in _BRACKET_RE.finditer(text):
         _apply(d, m.group(1), m.group(2))
+    d.tools = _tool_directives(text)
     return d
+
+
+def _tool_directives(text: str) -> list[tuple[str, str]]:
+    """``[tool:NAME:JSON]`` in order: the JSON value as written (nested brackets are fine);
+    text that is not JSON runs to the next ``]``, so bad arguments can be tested."""
+    found: list[tuple[str, str]] = []
+    decoder = json.JSONDecoder()
+    pos = 0
+    while (m := _TOOL_RE.search(text, pos)) is not None:
+        start = m.end()
+        try:
+            _value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            end = -1
+        if end < 0 or not text.startswith("]", end):
+            end = text.find("]", start)
+            if end < 0:
+                break
+        found.append((m.group(1), text[start:end]))
+        pos = end + 1
+    return found
 
 
 def _content_text(content: Any) -> str:
@@ -184,7 +232,16 @@ def _content_text(content: Any) -> str:
     return ""
 
 
+def _tool_result_blocks(msg: Any) -> list[dict[str, Any]]:
+    """An Anthropic user message's ``tool_result`` blocks."""
+    content = msg.get("content") if isinstance(msg, dict) else None
+    if not isinstance(content, list):
+        return []
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+
+
 def _last_user_text(body: Any) -> str:
+    """The last user message's text, skipping Anthropic messages of tool results."""
     if not isinstance(body, dict):
         return ""
     messages = body.get("messages")
@@ -192,8 +249,48 @@ def _last_user_text(body: Any) -> str:
         return ""
     for msg in reversed(messages):
         if isinstance(msg, dict) and msg.get("role") == "user":
+            if _tool_result_blocks(msg) and not _content_text(msg.get("content")):
+                continue
             return _content_text(msg.get("content"))
     return ""
+
+
+def _tool_results(body: Any) -> list[str] | None:
+    """The contents of the tool results the conversation ends with, or None if it does not
+    end with any: OpenAI's trailing ``tool`` messages, or an Anthropic user message of
+    ``tool_result`` blocks."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages:
+        return None
+    found: list[str] = []
+    for msg in reversed(messages):
+        if not (isinstance(msg, dict) and msg.get("role") == "tool"):
+            break
+        found.append(_content_text(msg.get("content")))
+    if found:
+        return found[::-1]
+    last = messages[-1]
+    if isinstance(last, dict) and last.get("role") == "user":
+        blocks = _tool_result_blocks(last)
+        if blocks:
+            return [_content_text(b.get("content")) for b in blocks]
+    return None
+
+
+def _pieces(text: str, size: int = 4) -> list[str]:
+    """``text`` in small pieces, the way a model streams arguments."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _words(text: str) -> list[str]:
+    """``text`` in words with their trailing spaces, the way a model streams prose."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def _signature(thinking: str) -> str:
+    """A stable stand-in for the opaque signature of a thinking block."""
+    digest = hashlib.sha256(thinking.encode()).digest()
+    return "Eq" + base64.b64encode(digest * 3).decode()
 
 
 def _all_text(body: Any) -> str:
@@ -603,9 +700,7 @@ class FakeUpstream:
         # A real API's listen queue, not asyncio's default of 100: when 200 streams connect
         # at once while this loop is busy, an overflowing queue drops SYNs and the SDK's
         # 5 s connect timeout fails requests that never reached us.
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, backlog=2048
-        )
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=2048)
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
 
     async def _ashutdown(self) -> None:
@@ -692,6 +787,13 @@ class FakeUpstream:
         record.directives = directives
         self._record(record)
         tokens = directives.token_list(self.default_tokens)
+        results = _tool_results(parsed)
+        if results is not None:  # the model read the tool results: it answers with them
+            tokens = ["Results: "]
+            for i, result in enumerate(results):
+                tokens += [" | ", result] if i else [result]
+            tokens = [t for t in tokens if t]
+        calls = directives.tools if parsed.get("tools") and results is None else []
         stream = parsed.get("stream") is True
         fault = directives.fault
 
@@ -715,10 +817,14 @@ class FakeUpstream:
                 return await self._send_error(conn, 500, "server", "")
             if self.provider == "openai":
                 if stream:
-                    return await self._openai_stream(conn, parsed, model_s, tokens, directives)
+                    return await self._openai_stream(
+                        conn, parsed, model_s, tokens, directives, calls
+                    )
                 return await self._openai_plain(conn, parsed, model_s, tokens, directives)
             if stream:
-                return await self._anthropic_stream(conn, parsed, model_s, tokens, directives)
+                return await self._anthropic_stream(
+                    conn, parsed, model_s, tokens, directives, calls
+                )
             return await self._anthropic_plain(conn, parsed, model_s, tokens, directives)
         finally:
             await conn.stop_watch()
@@ -924,8 +1030,22 @@ class FakeUpstream:
 
     # ------------------------------------------------------------------ OpenAI
 
+    async def _send_paced(self, conn: _Conn, frames: list[bytes], d: Directives) -> bool:
+        """Send frames one by one with the token delay; False if the client went away."""
+        delay = d.token_delay()
+        for frame in frames:
+            if await conn.sleep_or_disconnect(delay) or not await conn.send_chunk(frame):
+                return False
+        return True
+
     async def _openai_stream(
-        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
+        self,
+        conn: _Conn,
+        body: dict[str, Any],
+        model: str,
+        tokens: list[str],
+        d: Directives,
+        calls: list[tuple[str, str]] | None = None,
     ) -> bool:
         cid = f"chatcmpl-{_rand(29)}"
         created = int(time.time())
@@ -955,12 +1075,38 @@ class FakeUpstream:
 
         if not await self._start_sse(conn):
             return await self._abandoned(conn)
-        first = chunk(choice({"role": "assistant", "content": "", "refusal": None}))
-        if not await conn.send_chunk(first):
+        opening = {"role": "assistant", "content": None if calls else "", "refusal": None}
+        if not await conn.send_chunk(chunk(choice(opening))):
             return await self._abandoned(conn)
         if d.fault == "hang":
             await conn.wait_disconnect()
             return await self._abandoned(conn)
+        if d.think:  # DeepSeek / vLLM: reasoning deltas before the answer
+            frames = [
+                chunk(choice({"content": None, "reasoning_content": piece}))
+                for piece in _words(d.think)
+            ]
+            if not await self._send_paced(conn, frames, d):
+                return await self._abandoned(conn)
+        if calls:
+            frames = []
+            for index, (name, arguments) in enumerate(calls):
+                start = {
+                    "index": index,
+                    "id": f"call_{_rand(24)}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": ""},
+                }
+                frames.append(chunk(choice({"tool_calls": [start]})))
+                frames += [
+                    chunk(choice({"tool_calls": [{"index": index, "function": {"arguments": p}}]}))
+                    for p in _pieces(arguments)
+                ]
+            if not await self._send_paced(conn, frames, d):
+                return await self._abandoned(conn)
+            return await self._openai_finish(
+                conn, body, chunk, choice, "tool_calls", len(frames), include_usage
+            )
 
         async def send_token(tok: str) -> bool:
             return await conn.send_chunk(chunk(choice({"content": tok})))
@@ -984,10 +1130,25 @@ class FakeUpstream:
                 await conn.end_chunks()
             self._bump("errored")
             return False  # close the connection after a mid-stream failure
-        frames = [chunk(choice({}, "stop"))]
+        finish = "length" if d.finish == "length" else "stop"
+        return await self._openai_finish(
+            conn, body, chunk, choice, finish, len(tokens), include_usage
+        )
+
+    async def _openai_finish(
+        self,
+        conn: _Conn,
+        body: dict[str, Any],
+        chunk: Callable[..., bytes],
+        choice: Callable[..., list[dict[str, Any]]],
+        finish: str,
+        completion: int,
+        include_usage: bool,
+    ) -> bool:
+        frames = [chunk(choice({}, finish))]
         if include_usage:
             prompt = _estimate_tokens(_all_text(body))
-            frames.append(chunk([], self._openai_usage(prompt, len(tokens)), last=True))
+            frames.append(chunk([], self._openai_usage(prompt, completion), last=True))
         frames.append(b"data: [DONE]\n\n")
         for frame in frames:
             if not await conn.send_chunk(frame):
@@ -1033,7 +1194,7 @@ class FakeUpstream:
                         "annotations": [],
                     },
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": "length" if d.finish == "length" else "stop",
                 }
             ],
             "usage": self._openai_usage(prompt, len(tokens)),
@@ -1049,7 +1210,13 @@ class FakeUpstream:
         return f"event: {event}\ndata: {_dumps(data)}\n\n".encode()
 
     async def _anthropic_stream(
-        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
+        self,
+        conn: _Conn,
+        body: dict[str, Any],
+        model: str,
+        tokens: list[str],
+        d: Directives,
+        calls: list[tuple[str, str]] | None = None,
     ) -> bool:
         sse = self._sse
         prompt = _estimate_tokens(_all_text(body))
@@ -1083,24 +1250,55 @@ class FakeUpstream:
         if d.fault == "hang":
             await conn.wait_disconnect()
             return await self._abandoned(conn)
-        opening = sse(
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ) + sse("ping", {"type": "ping"})
-        if not await conn.send_chunk(opening):
+
+        def block_start(index: int, block: dict[str, Any]) -> bytes:
+            data = {"type": "content_block_start", "index": index, "content_block": block}
+            frame = sse("content_block_start", data)
+            return frame + sse("ping", {"type": "ping"}) if index == 0 else frame
+
+        def block_delta(index: int, delta: dict[str, Any]) -> bytes:
+            data = {"type": "content_block_delta", "index": index, "delta": delta}
+            return sse("content_block_delta", data)
+
+        def block_stop(index: int) -> bytes:
+            return sse("content_block_stop", {"type": "content_block_stop", "index": index})
+
+        index = 0  # of the next content block
+        if d.think:  # a signed thinking block first, as with extended thinking enabled
+            thinking = {"type": "thinking", "thinking": "", "signature": ""}
+            frames = [block_start(0, thinking)]
+            frames += [
+                block_delta(0, {"type": "thinking_delta", "thinking": piece})
+                for piece in _words(d.think)
+            ]
+            signed = {"type": "signature_delta", "signature": _signature(d.think)}
+            frames += [block_delta(0, signed), block_stop(0)]
+            if not await self._send_paced(conn, frames, d):
+                return await self._abandoned(conn)
+            index = 1
+        if calls:
+            frames = []
+            for name, arguments in calls:
+                tool_use = {"type": "tool_use", "id": f"toolu_01{_rand(22)}", "name": name}
+                frames.append(block_start(index, {**tool_use, "input": {}}))
+                frames += [
+                    block_delta(index, {"type": "input_json_delta", "partial_json": p})
+                    for p in ["", *_pieces(arguments)]
+                ]
+                frames.append(block_stop(index))
+                index += 1
+            if not await self._send_paced(conn, frames, d):
+                return await self._abandoned(conn)
+            return await self._anthropic_finish(conn, "tool_use", len(frames))
+
+        text_index = index
+        if not await conn.send_chunk(block_start(text_index, {"type": "text", "text": ""})):
             return await self._abandoned(conn)
 
         async def send_token(tok: str) -> bool:
-            delta = {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": tok},
-            }
-            return await conn.send_chunk(sse("content_block_delta", delta))
+            return await conn.send_chunk(
+                block_delta(text_index, {"type": "text_delta", "text": tok})
+            )
 
         alive, _sent = await self._emit_tokens(conn, tokens, d, send_token)
         if not alive:
@@ -1111,18 +1309,21 @@ class FakeUpstream:
                 await conn.end_chunks()
             self._bump("errored")
             return False
-        closing = (
-            sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-            + sse(
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": len(tokens)},
-                },
-            )
-            + sse("message_stop", {"type": "message_stop"})
-        )
+        if not await conn.send_chunk(block_stop(text_index)):
+            return await self._abandoned(conn)
+        stop = "max_tokens" if d.finish == "length" else "end_turn"
+        return await self._anthropic_finish(conn, stop, len(tokens))
+
+    async def _anthropic_finish(self, conn: _Conn, stop_reason: str, output_tokens: int) -> bool:
+        sse = self._sse
+        closing = sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
+        ) + sse("message_stop", {"type": "message_stop"})
         if not await conn.send_chunk(closing) or not await conn.end_chunks():
             return await self._abandoned(conn)
         self._bump("completed")
@@ -1140,7 +1341,7 @@ class FakeUpstream:
             "role": "assistant",
             "model": model,
             "content": [{"type": "text", "text": "".join(tokens)}],
-            "stop_reason": "end_turn",
+            "stop_reason": "max_tokens" if d.finish == "length" else "end_turn",
             "stop_sequence": None,
             "usage": {
                 "input_tokens": prompt,
