@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._chat import Usage
 from ._events import sse_text
 from ._pipeline import rais_events
-from ._providers import ProviderConfig, provider_stream
+from ._providers import ProviderConfig, StreamItem, provider_stream
 
 __all__ = ["stream_response", "stream_text"]
 
@@ -68,8 +67,9 @@ def stream_text(
     max_retries: int | None = None,
     usage: bool = True,
     **options: Any,
-) -> AsyncIterator[str | Usage]:
-    """Stream a provider's answer as text chunks, plus :class:`Usage` when it reports it.
+) -> AsyncIterator[StreamItem]:
+    """Stream a provider's answer as text chunks, plus :class:`Usage` when it reports it,
+    the model's :class:`Reasoning` and, last, a :class:`StepFinish` with its finish reason.
 
     For handlers: return it (or yield from it) and rais frames the text and hands the
     usage to ``on_finish``. SDK errors are raised as :class:`UpstreamError` with the

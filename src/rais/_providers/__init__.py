@@ -10,11 +10,25 @@ import contextlib
 import importlib
 from collections.abc import AsyncIterator
 
-from .._chat import Usage
 from .._errors import RaisError
-from ._common import DEFAULT_MODELS, KEY_VARIABLES, PROVIDERS, Messages, ProviderConfig, StreamFn
+from ._common import (
+    DEFAULT_MODELS,
+    KEY_VARIABLES,
+    PROVIDERS,
+    Messages,
+    ProviderConfig,
+    StreamFn,
+    StreamItem,
+)
 
-__all__ = ["DEFAULT_MODELS", "PROVIDERS", "ProviderConfig", "provider_stream", "resolve_provider"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "PROVIDERS",
+    "ProviderConfig",
+    "StreamItem",
+    "provider_stream",
+    "resolve_provider",
+]
 
 
 def resolve_provider(name: str) -> StreamFn:
@@ -43,8 +57,9 @@ def preload_sdk(name: str) -> None:
             importlib.import_module(name)
 
 
-async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[str | Usage]:
-    """Stream text from the configured provider (errors surface as :class:`RaisError`)."""
+async def provider_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[StreamItem]:
+    """Stream from the configured provider: text, and the usage, reasoning, tool calls and
+    finish reason it reports (errors surface as :class:`RaisError`)."""
     stream = resolve_provider(config.provider)
     chunks = stream(messages, config)
     try:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
-from .._chat import Usage
 from .._errors import RaisError
+from .._parts import Reasoning, StepFinish, ToolCall, ToolInputDelta, Usage
 
 DEFAULT_MODELS = {
     "openai": "gpt-4o-mini",
@@ -53,8 +54,11 @@ class ProviderConfig:
 
 
 Messages = Sequence[dict[str, Any]]
-#: A provider streams text chunks, and :class:`rais.Usage` whenever the API reports it.
-StreamFn = Callable[[Messages, ProviderConfig], AsyncIterator["str | Usage"]]
+#: What a provider yields: text chunks; :class:`rais.Usage` whenever the API reports it;
+#: reasoning; a tool call's input deltas, then the complete call; and, last, the step's
+#: finish reason.
+StreamItem: TypeAlias = "str | Usage | Reasoning | ToolInputDelta | ToolCall | StepFinish"
+StreamFn = Callable[[Messages, ProviderConfig], AsyncIterator[StreamItem]]
 
 
 def client_options(config: ProviderConfig, api_key: str) -> dict[str, Any]:
@@ -130,3 +134,14 @@ def text_of(content: Any) -> str:
             part.get("text", "") if isinstance(part, dict) else str(part) for part in content
         )
     return "" if content is None else str(content)
+
+
+def parse_arguments(arguments: str) -> Any:
+    """A tool call's JSON arguments: parsed, ``{}`` when empty, the raw string when they are
+    not JSON (the tool loop turns that into an error result for the model)."""
+    if not arguments.strip():
+        return {}
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
