@@ -449,6 +449,8 @@ class AiSdkReader(ChunkReader):
             return [_done(self.usage)]
         if kind == "error":
             return [{"type": "error", "error": chunk.get("errorText")}]
+        if kind in ("start-step", "finish-step"):  # they frame a step's parts, like start
+            return []
         if kind == "abort":
             reason = chunk.get("reason")
             return [
