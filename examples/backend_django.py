@@ -113,11 +113,13 @@ class Turn(models.Model):
 streams: Counter[int] = Counter()  # streams in flight per user id
 
 
-async def configure(chat: rais.Chat) -> dict[str, Any]:
+async def configure(chat: rais.Chat) -> dict[str, Any] | None:
     """Who asks, with which settings; refuse (401, 422, 429) before anything is paid for."""
     user = await chat.request.auser()
     if not user.is_authenticated:
         raise rais.RequestError(401, "Log in first (POST /api/login).", kind="unauthorized")
+    if chat.reconnect:  # a resume: authorized, and no on_finish follows, so take no slot
+        return None
     model = chat.option("model", allowed=MODELS, default=MODELS[0])
     temperature = chat.option("temperature", between=(0, 2), default=0.7)
     profile = await Profile.objects.filter(user=user).afirst()

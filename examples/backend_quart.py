@@ -58,7 +58,7 @@ with contextlib.closing(sqlite3.connect(DB)) as db:
     )
 
 
-def configure(chat: rais.Chat) -> dict[str, Any]:
+def configure(chat: rais.Chat) -> dict[str, Any] | None:
     """Who asks, with which settings; refuse (401, 422, 429) before anything is paid for."""
     token = (chat.headers.get("authorization") or "").removeprefix("Bearer ").strip()
     user = USERS.get(token)
@@ -67,6 +67,8 @@ def configure(chat: rais.Chat) -> dict[str, Any]:
             401, "Send Authorization: Bearer <token>.", kind="unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )  # fmt: skip
+    if chat.reconnect:  # a resume: authorized, and no on_finish follows, so take no slot
+        return None
     model = chat.option("model", allowed=MODELS, default=MODELS[0])
     temperature = chat.option("temperature", between=(0, 2), default=0.7)
     with lock:  # last: a refusal above must not take a slot that on_finish would not free

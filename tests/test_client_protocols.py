@@ -145,7 +145,9 @@ def server() -> Iterator[tuple[str, Recorder]]:
     app = Starlette(
         routes=[
             Route(
-                "/chat", rais_endpoint(handler=recorder.handler, protocol="auto"), methods=["POST"]
+                "/chat",
+                rais_endpoint(handler=recorder.handler, protocol="auto", client_system=True),
+                methods=["POST"],
             ),
             Route("/raw/{name}", handwritten, methods=["POST"]),
         ]

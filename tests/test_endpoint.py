@@ -119,9 +119,14 @@ async def test_the_handler_gets_the_validated_messages() -> None:
         ],
         "temperature": 0.1,
     }
-    reply = await endpoint(handler).handle("POST", json.dumps(body).encode(), JSON)
+    kept = endpoint(handler, client_system=True)
+    reply = await kept.handle("POST", json.dumps(body).encode(), JSON)
     assert payloads(await read(reply)) == [{"type": "text", "text": "ok"}, {"type": "done"}]
     assert seen == [[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]]
+    # By default a client's system message is the user's words, not the operator's.
+    reply = await endpoint(handler).handle("POST", json.dumps(body).encode(), JSON)
+    assert payloads(await read(reply))[-1] == {"type": "done"}
+    assert seen[-1] == [{"role": "user", "content": "be brief"}, {"role": "user", "content": "hi"}]
 
 
 def sync_handler(messages: list[dict[str, Any]]) -> Iterator[str]:

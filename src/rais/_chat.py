@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import _threads as threads
 from ._errors import redact
 from ._parts import FinishReason, Step, ToolCall, ToolResult, Usage
 from ._request import Headers, RequestError
@@ -51,6 +52,7 @@ class Chat:
         "log",
         "messages",
         "protocol",
+        "reconnect",
         "request",
         "settings",
         "state",
@@ -64,8 +66,12 @@ class Chat:
         request: Any = None,
         headers: Headers | None = None,
         protocol: str = "rais",
+        reconnect: bool = False,
     ) -> None:
         self.messages = messages
+        #: A reconnect or a resume request: no messages, and ``configure`` only authorizes
+        #: it (what it returns is not used, and no ``on_finish`` follows).
+        self.reconnect = reconnect
         #: The wire protocol of this request: ``rais``, ``ai-sdk`` or ``ag-ui``.
         self.protocol = protocol
         self.extra: dict[str, Any] = dict(extra or {})
@@ -339,7 +345,7 @@ class Turn:
         if not _is_async(self.on_finish):
             # Queued on a worker thread now, not from a task: a server tearing its loop
             # down cancels pending tasks (and their executor jobs), never a queued job.
-            future = loop.run_in_executor(None, _call_sync, self.on_finish, result)
+            future = threads.run("on_finish", _call_sync, self.on_finish, result)
         elif outcome == "shutdown" or server_stopping():
             # The loop is about to be torn down, cancelling every task: run the callback
             # to its end on a loop of its own, in a (non-daemon) thread the exit waits for.

@@ -26,6 +26,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypedDict
 
+from . import _threads as threads
 from ._bridge import run_sync
 from ._chat import Chat, OnFinish, Turn, access_log, log_value
 from ._codecs import AI_SDK, CODECS, RAIS, ProtocolName, detect, protocol_codec
@@ -40,6 +41,7 @@ from ._request import (
     chat_request,
     check_content_length,
     decode_body,
+    demote_system,
     read_body,
     read_body_sync,
 )
@@ -126,6 +128,7 @@ class ResponseOptions(TypedDict, total=False):
     max_steps: int
     tool_timeout: float | None
     max_tool_output: int
+    client_system: bool
 
 
 class EndpointOptions(ResponseOptions, total=False):
@@ -222,6 +225,9 @@ class ChatEndpoint:
     tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT
     #: Bytes of a tool's JSON output, at most (the model is told it was too large).
     max_tool_output: int = DEFAULT_MAX_OUTPUT
+    #: Let a client's ``system`` messages through as system messages. Off: they reach the
+    #: model as ``user`` messages, so the server's ``system`` is its only instruction.
+    client_system: bool = False
 
     def __post_init__(self) -> None:
         self.codec = protocol_codec(self.protocol)  # an unknown protocol fails at start-up
@@ -291,7 +297,20 @@ class ChatEndpoint:
         extension's ``current_user``). ``environ`` lets the core put a send timeout on
         the client socket (gunicorn exposes it) so a stalled client frees its thread."""
         if chat_id is not None:
-            return run_sync(self.chat_resume_reply(method, chat_id, headers, request, None))
+            configured = False
+            if method in ("GET", "HEAD"):
+                try:
+                    configured = (
+                        self._configure_here(self._bare(headers, request, AI_SDK.name))
+                        is not _NOT_HERE
+                    )
+                except RequestError as exc:
+                    return error_reply(exc)
+            return run_sync(
+                self.chat_resume_reply(
+                    method, chat_id, headers, request, None, configured=configured
+                )
+            )
         early = self._before_body(method, headers, environ=environ)
         if early is not None:
             return early
@@ -305,20 +324,36 @@ class ChatEndpoint:
         if isinstance(chat, Reply):
             return chat
         if chat is None:
-            return run_sync(
-                self.resume_reply(str(headers.get("last-event-id")), self._bare(headers, request))
-            )
-        overrides: Mapping[str, Any] | None = None
-        configured = False
-        if self.configure is not None and not _is_async(self.configure) and _no_loop_here():
+            bare = self._bare(headers, request)
             try:
-                overrides = _configure_result(self.configure, chat)
+                configured = self._configure_here(bare) is not _NOT_HERE
             except RequestError as exc:
                 return error_reply(exc)
-            configured = True
+            last_event_id = str(headers.get("last-event-id"))
+            return run_sync(
+                self.resume_reply(last_event_id, bare, http_version=None, configured=configured)
+            )
+        try:
+            overrides = self._configure_here(chat)
+        except RequestError as exc:
+            return error_reply(exc)
+        if overrides is _NOT_HERE:
+            return run_sync(self.stream_reply(chat, http_version=None))
         return run_sync(
-            self.stream_reply(chat, http_version=None, overrides=overrides, configured=configured)
+            self.stream_reply(chat, http_version=None, overrides=overrides, configured=True)
         )
+
+    def _configure_here(self, chat: Chat) -> Any:
+        """Run a sync ``configure`` in this (WSGI) thread, where the framework's request
+        context lives; :data:`_NOT_HERE` when it must run on the loop instead."""
+        if self.configure is None or _is_async(self.configure) or not _no_loop_here():
+            return _NOT_HERE
+        if not chat.reconnect:
+            chat.messages = self._client_messages(chat.messages)
+        return _configure_result(self.configure, chat)
+
+    def _client_messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return messages if self.client_system else demote_system(messages)
 
     def _before_body(
         self, method: str, headers: Headers, *, environ: Mapping[str, Any] | None = None
@@ -383,9 +418,16 @@ class ChatEndpoint:
         )
 
     @staticmethod
-    def _bare(headers: Headers, request: Any) -> Chat:
-        """A reconnect's Chat: no messages (its body is ignored), for ``owner``."""
-        return Chat([], request=request, headers=headers)
+    def _bare(headers: Headers, request: Any, protocol: str = "rais") -> Chat:
+        """A reconnect's Chat: no messages (its body is ignored), for ``configure`` and
+        ``owner``."""
+        return Chat([], request=request, headers=headers, protocol=protocol, reconnect=True)
+
+    async def _authorize(self, chat: Chat) -> None:
+        """A reconnect passes the same ``configure`` as a new chat before anything is
+        replayed (a leaked stream id alone must not be enough)."""
+        if self.configure is not None:
+            await _configure_async(self.configure, chat)
 
     async def stream_reply(
         self,
@@ -426,6 +468,8 @@ class ChatEndpoint:
     ) -> tuple[Turn, Source]:
         """Run ``configure`` and pick the source; raises :class:`RequestError` to refuse."""
         config = self.config
+        if not configured:
+            chat.messages = self._client_messages(chat.messages)
         if self.configure is not None and not configured:
             overrides = await _configure_async(self.configure, chat)
         if overrides and "messages" in overrides:  # server-side history, say
@@ -514,7 +558,12 @@ class ChatEndpoint:
         http_version: str | None = "1.1",
     ) -> Reply:
         """Generate into ``store`` in a detached task; this client reads it like a reconnect."""
-        owner = await self._owner_of(chat)
+        try:
+            owner = await self._owner_of(chat)
+        except RequestError as exc:  # configure admitted it: on_finish still runs
+            _close_unstarted(source)
+            turn.finish("refused", exc.message, exc.status)
+            return error_reply(exc)
         stream_id = new_stream_id(owner)
         turn.stream_id = stream_id
         turn.kind = "resumable stream"
@@ -524,8 +573,7 @@ class ChatEndpoint:
             if chat.protocol == AI_SDK.name and isinstance(chat_id, str) and chat_id:
                 await set_active(store, chat_key(owner, chat_id), stream_id)
         except StoreUnavailable:
-            if inspect.iscoroutine(source):  # the handler was never called: nothing to close
-                source.close()
+            _close_unstarted(source)
             turn.finish("refused", "The stream store is unavailable.", 503)
             return _store_unavailable()
         events = rais_events(source, secrets=(self.api_key,), turn=turn)
@@ -542,15 +590,28 @@ class ChatEndpoint:
         )
 
     async def resume_reply(
-        self, last_event_id: str, chat: Chat | None = None, *, http_version: str | None = "1.1"
+        self,
+        last_event_id: str,
+        chat: Chat | None = None,
+        *,
+        http_version: str | None = "1.1",
+        configured: bool = False,
     ) -> Reply:
-        """Answer a reconnect: the events after ``last_event_id`` then the live tail, or 204."""
+        """Answer a reconnect: the events after ``last_event_id`` then the live tail, or 204.
+        ``configure`` authorizes it first (``configured``: it already has)."""
+        chat = chat if chat is not None else Chat([], reconnect=True)
+        try:
+            if not configured:
+                await self._authorize(chat)
+            owner = await self._owner_of(chat)
+        except RequestError as exc:
+            return error_reply(exc)
         position = parse_event_id(last_event_id) if self.store is not None else None
         if self.store is None or position is None:
             # Resume off, or not an id we issued: 204 tells the client to stop retrying.
             return Reply(204, list(_NO_CONTENT))
         stream_id, after = position
-        if not owns_stream(stream_id, await self._owner_of(chat)):
+        if not owns_stream(stream_id, owner):
             access_log.info("stream resume refused: another owner")
             return Reply(204, list(_NO_CONTENT))
         try:
@@ -570,6 +631,8 @@ class ChatEndpoint:
         headers: Headers,
         request: Any = None,
         http_version: str | None = "1.1",
+        *,
+        configured: bool = False,
     ) -> Reply:
         """The AI SDK's resume, ``GET {api}/{chat_id}/stream``: the chat's reply in progress
         replayed from its ``start`` then followed live, or 204 when there is none (resume
@@ -585,8 +648,13 @@ class ChatEndpoint:
         store = self.store
         if store is None or self.codec not in (None, AI_SDK):
             return Reply(204, list(_NO_CONTENT))
-        chat = Chat([], request=request, headers=headers, protocol=AI_SDK.name)
-        owner = await self._owner_of(chat)
+        chat = self._bare(headers, request, AI_SDK.name)
+        try:
+            if not configured:
+                await self._authorize(chat)
+            owner = await self._owner_of(chat)
+        except RequestError as exc:
+            return error_reply(exc)
         try:
             stream_id = await active_stream(store, chat_key(owner, chat_id))
             if stream_id is None or not owns_stream(stream_id, owner):
@@ -605,11 +673,16 @@ class ChatEndpoint:
         )
 
     async def _owner_of(self, chat: Chat | None) -> str | None:
+        """``owner(chat)``; one that raises is the app's 500, as a JSON error."""
         if self.owner is None or chat is None:
             return None
-        owner = self.owner(chat)
-        if inspect.isawaitable(owner):
-            owner = await owner
+        with _callback_failures("owner", "The request could not be authorized."):
+            if _is_async(self.owner):
+                owner = await self.owner(chat)  # type: ignore[misc]
+            else:
+                owner = await threads.run("callback", self.owner, chat)
+                if inspect.isawaitable(owner):
+                    owner = await owner
         return None if owner is None else str(owner)
 
 
@@ -642,18 +715,25 @@ def _no_loop_here() -> bool:
     return False
 
 
+#: What :meth:`ChatEndpoint._configure_here` returns when ``configure`` must run elsewhere.
+_NOT_HERE: Any = object()
+
+
 @contextlib.contextmanager
-def _configure_failures() -> Iterator[None]:
-    """A ``configure`` may refuse with a :class:`RequestError`; anything else is a 500."""
+def _callback_failures(name: str, message: str) -> Iterator[None]:
+    """An app callback may refuse with a :class:`RequestError`; anything else it raises
+    is a 500 JSON error (logged), never the framework's own error page."""
     try:
         yield
     except RequestError:
         raise
     except Exception:
-        logger.exception("configure raised")
-        raise RequestError(
-            500, "The request could not be configured.", kind="internal_error"
-        ) from None
+        logger.exception("%s raised", name)
+        raise RequestError(500, message, kind="internal_error") from None
+
+
+def _configure_failures() -> contextlib.AbstractContextManager[None]:
+    return _callback_failures("configure", "The request could not be configured.")
 
 
 def _configure_result(configure: Configure, chat: Chat) -> Mapping[str, Any] | None:
@@ -671,8 +751,7 @@ async def _configure_async(configure: Configure, chat: Chat) -> Mapping[str, Any
     with _configure_failures():
         if _is_async(configure):
             return await configure(chat)  # type: ignore[no-any-return, misc]
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, configure, chat)
+        result = await threads.run("callback", configure, chat)
         if inspect.isawaitable(result):
             result = await result
         return result  # type: ignore[no-any-return]
@@ -739,6 +818,13 @@ def _store_unavailable() -> Reply:
     return json_reply(
         503, {"error": {"type": "store_unavailable", "message": message}}, [("Retry-After", "1")]
     )
+
+
+def _close_unstarted(source: Source) -> None:
+    """A source that will never be read: a handler not yet called (a coroutine) is closed
+    so that it is not reported as never awaited."""
+    if inspect.iscoroutine(source):
+        source.close()
 
 
 async def _call_handler(handler: Handler, argument: Any) -> Source:

@@ -21,6 +21,7 @@ __all__ = [
     "chat_request",
     "check_content_length",
     "decode_body",
+    "demote_system",
     "parse_chat_request",
     "read_body",
     "read_body_sync",
@@ -267,3 +268,15 @@ def check_content(content: str, where: str, limits: Limits) -> None:
         raise RequestError(
             413, f"{where}.content is longer than {limits.max_content_chars} characters."
         )
+
+
+def demote_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A client's ``system`` messages as ``user`` ones: only the server's own prompt may
+    speak with the operator's voice (a browser could otherwise add instructions next to
+    it). ``client_system=True`` on an endpoint keeps them."""
+    if not any(message.get("role") == "system" for message in messages):
+        return messages
+    return [
+        {**message, "role": "user"} if message.get("role") == "system" else message
+        for message in messages
+    ]

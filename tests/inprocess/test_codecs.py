@@ -158,7 +158,9 @@ async def test_ai_sdk_request_shapes(make_client: MakeClient, client_class: type
         seen.append((chat.messages, chat.extra, chat.protocol))
         return ["ok"]
 
-    client = await make_client(protocol="ai-sdk", handler=handler, on_finish=finished)
+    client = await make_client(
+        protocol="ai-sdk", handler=handler, on_finish=finished, client_system=True
+    )
     body = {
         "id": "chat-42",
         "trigger": "submit-message",
@@ -264,7 +266,7 @@ async def test_ag_ui_request_shapes(make_client: MakeClient) -> None:
         seen.append((chat.messages, chat.extra))
         return ["ok"]
 
-    client = await make_client(protocol="ag-ui", handler=handler)
+    client = await make_client(protocol="ag-ui", handler=handler, client_system=True)
     body = run_input("x", forwardedProps={"model": "small"})
     body["messages"] = [
         {"id": "d", "role": "developer", "content": "be brief"},
