@@ -30,6 +30,7 @@ from collections.abc import (
 )
 from typing import Any, TypeAlias, cast
 
+from . import _threads as threads
 from ._chat import Turn, Usage
 from ._chunks import chunk_item, source_of
 from ._errors import RaisError, RedactingFilter, redacted_traceback, safe_message
@@ -257,23 +258,12 @@ async def _from_list(items: list[Item] | tuple[Item, ...]) -> AsyncIterator[Item
         yield item
 
 
-_blocking_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    # Sized for many concurrent slow generators; threads start lazily, on demand.
-    global _blocking_pool
-    if _blocking_pool is None:
-        _blocking_pool = concurrent.futures.ThreadPoolExecutor(256, thread_name_prefix="rais-sync")
-    return _blocking_pool
-
-
 async def _from_blocking(iterator: Iterator[Item]) -> AsyncIterator[Item]:
     """Pull a sync generator in a worker thread so a slow model never blocks the loop."""
     pending: concurrent.futures.Future[Any] | None = None
     try:
         while True:
-            pending = _pool().submit(next, iterator, _EXHAUSTED)
+            pending = threads.pool("source").submit(next, iterator, _EXHAUSTED)
             item = await asyncio.wrap_future(pending)
             if item is _EXHAUSTED:
                 return
@@ -290,4 +280,4 @@ async def _from_blocking(iterator: Iterator[Item]) -> AsyncIterator[Item]:
             if pending is not None and not pending.done():
                 pending.add_done_callback(close_quietly)
             else:
-                _pool().submit(close_quietly)
+                threads.pool("source").submit(close_quietly)

@@ -15,7 +15,6 @@ dependency of both provider SDKs), imported only when an endpoint has tools.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import inspect
@@ -25,6 +24,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeAlias, Union
 
+from . import _threads as threads
 from ._errors import redact
 from ._parts import StepFinish, ToolCall, ToolResult
 from ._providers import ProviderConfig, provider_stream
@@ -40,17 +40,6 @@ DEFAULT_MAX_OUTPUT = 64 * 1024
 #: Seconds one tool call may take before the model is told it timed out.
 DEFAULT_TOOL_TIMEOUT = 60.0
 _MAX_ERROR = 300
-
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _threads() -> concurrent.futures.ThreadPoolExecutor:
-    """Sync tools run here, not on asyncio's small default executor (which DNS lookups and
-    sync callbacks share)."""
-    global _pool
-    if _pool is None:
-        _pool = concurrent.futures.ThreadPoolExecutor(64, thread_name_prefix="rais-tool")
-    return _pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +103,7 @@ class Tool:
             if inspect.iscoroutinefunction(self.function):
                 output = await asyncio.wait_for(self.function(**kwargs), timeout)
             else:
-                loop = asyncio.get_running_loop()
-                running = loop.run_in_executor(_threads(), lambda: self.function(**kwargs))
+                running = threads.run("tool", lambda: self.function(**kwargs))
                 output = await asyncio.wait_for(running, timeout)
                 if inspect.isawaitable(output):
                     output = await asyncio.wait_for(output, timeout)
