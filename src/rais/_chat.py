@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import _telemetry
 from . import _threads as threads
 from ._errors import redact
 from ._parts import FinishReason, Step, ToolCall, ToolResult, Usage
@@ -215,6 +216,7 @@ class Turn:
         "step_usage",
         "steps",
         "stream_id",
+        "telemetry",
         "tool_calls",
         "tool_results",
         "usage",
@@ -247,6 +249,8 @@ class Turn:
         self.steps: list[Step] = []
         self.step_start = (0, 0, 0)  #: where the open step began in parts/reasoning/calls
         self.step_usage: Usage | None = None  #: the usage reported since it began
+        #: The stream's OpenTelemetry span and metrics (``None``: opentelemetry is not installed).
+        self.telemetry = _telemetry.begin()
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = usage if self.usage is None else self.usage + usage
@@ -314,6 +318,8 @@ class Turn:
         if outcome in ("done", "error") and self.step_open():
             self.end_step(self.final_reason(outcome == "done"))
         self._log(outcome, status, duration)
+        if self.telemetry is not None:
+            self.telemetry.end(self, outcome, error, duration)
         if self.on_finish is None:
             return None
         result = StreamResult(

@@ -81,10 +81,14 @@ async def rais_events(
     items: AsyncIterator[Item] | None = None
     record = turn if turn is not None else Turn()
     parts = record.parts
+    telemetry = record.telemetry  # OpenTelemetry's span: None when it is not installed
     try:
         while inspect.isawaitable(source):  # e.g. an async handler returning a generator
-            source = await source
-        items = _aiter(cast("Source", source_of(source)))  # LlamaIndex responses, as they are
+            source = await (source if telemetry is None else telemetry.run(source, record))
+        ready = source_of(source)  # LlamaIndex responses, as they are
+        if telemetry is not None:  # the source runs with the stream's span current
+            ready = telemetry.around(ready, record)
+        items = _aiter(cast("Source", ready))
         async for item in items:
             if type(item) is str:  # the hot path: a plain text chunk
                 if not item:
