@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import logging
 import os
+import socket
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -153,6 +154,7 @@ OPENAPI_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not JSON."},
     401: {"description": "Refused by the app (its configure hook)."},
     405: {"description": "Not POST (the Allow header lists what is)."},
+    408: {"description": "The body did not arrive within the body deadline."},
     411: {"description": "A chunked body the WSGI server cannot read."},
     413: {"description": "The body or the conversation is too large."},
     415: {"description": "The body is not application/json."},
@@ -315,7 +317,12 @@ class ChatEndpoint:
         if early is not None:
             return early
         try:
-            body = read_body_sync(read, headers.get("content-length"), self.limits)
+            body = read_body_sync(
+                read,
+                headers.get("content-length"),
+                self.limits,
+                interrupt=_reading_stopper(environ),
+            )
         except RequestError as exc:
             return error_reply(exc)
         if environ is not None:
@@ -803,6 +810,20 @@ def _unreadable_chunked(environ: Mapping[str, Any], headers: Headers) -> bool:
         return False
     encoding = str(headers.get("transfer-encoding") or "").lower()
     return "chunked" in encoding and not environ.get("wsgi.input_terminated")
+
+
+def _reading_stopper(environ: Mapping[str, Any] | None) -> Callable[[], None] | None:
+    """How to wake a WSGI thread blocked reading a body past its deadline: shut the
+    socket's reading side (gunicorn hands us its socket; the answer can still be sent)."""
+    sock = None if environ is None else environ.get("gunicorn.socket")
+    if sock is None:
+        return None
+
+    def stop() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
+
+    return stop
 
 
 def _limit_socket_writes(environ: Mapping[str, Any], timeout: float | None) -> None:

@@ -6,8 +6,12 @@ the HTTP status and the JSON body to answer with before any streaming starts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
+import threading
+import time
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,6 +69,12 @@ class Limits:
     max_body_bytes: int = 1_048_576
     max_messages: int = 500
     max_content_chars: int = 200_000
+    #: Seconds the whole body may take to arrive (``RAIS_BODY_TIMEOUT``, 30); a slower
+    #: one (a client trickling it byte by byte, to hold a worker) gets 408. ``None``: no
+    #: deadline.
+    body_timeout: float | None = field(
+        default_factory=lambda: float(os.environ.get("RAIS_BODY_TIMEOUT") or 30.0) or None
+    )
 
 
 @dataclass(frozen=True)
@@ -133,35 +143,68 @@ def check_content_length(value: str | None, limits: Limits) -> int | None:
     return length
 
 
+def _too_slow(limits: Limits) -> RequestError:
+    return RequestError(
+        408,
+        f"The request body did not arrive within {limits.body_timeout:g} seconds.",
+        kind="body_timeout",
+    )
+
+
 async def read_body(
     chunks: AsyncIterable[bytes], content_length: str | None, limits: Limits
 ) -> bytes:
     """Read a request body chunk by chunk, refusing it as soon as it passes the limit,
-    so a huge (or chunked) body never sits in memory whole."""
+    so a huge (or chunked) body never sits in memory whole, or its deadline passes."""
     check_content_length(content_length, limits)
     body = bytearray()
-    try:
+
+    async def take_all() -> None:
         async for chunk in chunks:
-            body += chunk
+            body.extend(chunk)
             if len(body) > limits.max_body_bytes:
                 raise _too_large(limits)
+
+    try:
+        if limits.body_timeout is None:
+            await take_all()
+        else:
+            await asyncio.wait_for(take_all(), limits.body_timeout)
     except RequestError:
         raise
+    except asyncio.TimeoutError:
+        raise _too_slow(limits) from None
     except Exception as exc:
         raise _framework_refusal(exc, limits) from exc
     return bytes(body)
 
 
 def read_body_sync(
-    read: Callable[[int], bytes], content_length: str | None, limits: Limits
+    read: Callable[[int], bytes],
+    content_length: str | None,
+    limits: Limits,
+    *,
+    interrupt: Callable[[], None] | None = None,
 ) -> bytes:
-    """:func:`read_body` for WSGI: ``read`` is ``wsgi.input.read`` (or a wrapper)."""
+    """:func:`read_body` for WSGI: ``read`` is ``wsgi.input.read`` (or a wrapper).
+
+    A blocked ``read`` cannot be timed out from here: ``interrupt`` (which shuts the
+    client socket's reading side, when the server exposes it) is called at the deadline
+    from a timer thread, so a trickled body frees its worker thread in time."""
     length = check_content_length(content_length, limits)
     body = bytearray()
     remaining = limits.max_body_bytes + 1 if length is None else length
+    deadline = None if limits.body_timeout is None else time.monotonic() + limits.body_timeout
+    timer = None
+    if interrupt is not None and limits.body_timeout is not None:
+        timer = threading.Timer(limits.body_timeout, interrupt)
+        timer.daemon = True
+        timer.start()
     try:
         while remaining > 0:
             chunk = read(min(65536, remaining))
+            if deadline is not None and time.monotonic() > deadline:
+                raise _too_slow(limits)
             if not chunk:
                 break
             body += chunk
@@ -171,7 +214,12 @@ def read_body_sync(
     except RequestError:
         raise
     except Exception as exc:
+        if deadline is not None and time.monotonic() > deadline:
+            raise _too_slow(limits) from None
         raise _framework_refusal(exc, limits) from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
     return bytes(body)
 
 

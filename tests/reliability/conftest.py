@@ -83,7 +83,11 @@ def app_server(spec: ServerSpec, upstream: FakeUpstream, probe_dir: str) -> Iter
     ``/api/crash`` and ``/api/owned``), with a short send timeout."""
     from tests.reliability.apps.specs import app_spec
 
-    env = {**server_env(upstream, probe_dir), "RAIS_SEND_TIMEOUT": str(SEND_TIMEOUT)}
+    env = {
+        **server_env(upstream, probe_dir),
+        "RAIS_SEND_TIMEOUT": str(SEND_TIMEOUT),
+        "RAIS_BODY_TIMEOUT": "3",  # tests/reliability/test_trickle.py
+    }
     running = start_server(app_spec(spec), env)
     try:
         yield running
