@@ -429,3 +429,39 @@ def test_import_rais_does_not_import_opentelemetry() -> None:
     code = "import sys, rais; print(any(m.startswith('opentelemetry') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_console_example_prints_the_stream_span_under_the_request_span() -> None:
+    """examples/otel_console.py, as its docstring says: the process-wide SDK providers (set
+    once, as an app does) are the ones rais uses."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "examples/otel_console.py", "--once"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    decoder = json.JSONDecoder()
+    spans: list[dict[str, Any]] = []
+    text = run.stdout
+    at = text.find("{")
+    while at != -1:
+        value, end = decoder.raw_decode(text, at)
+        if "context" in value:  # a span (the metrics come last, in one object)
+            spans.append(value)
+        at = text.find("{", end)
+    (stream,) = [s for s in spans if s["name"] == "chat rais-offline"]
+    assert stream["kind"] == "SpanKind.CLIENT"
+    assert stream["attributes"]["rais.outcome"] == "done"
+    assert stream["attributes"]["rais.log.user"] == "demo"
+    ancestors = {s["context"]["span_id"]: s for s in spans}
+    parent = ancestors[stream["parent_id"]]
+    while parent["kind"] != "SpanKind.SERVER":
+        parent = ancestors[parent["parent_id"]]
+    assert parent["name"] == "POST /api/chat"
+    assert "gen_ai.client.token.usage" in text and "rais.streams.open" in text
