@@ -142,7 +142,13 @@ _ALLOW = "POST, OPTIONS"
 _ALLOW_RESUME = "GET, OPTIONS"
 
 #: Every method an adapter routes to the core, so the core answers each (405 JSON).
-ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+#: Extension methods (WebDAV's, QUERY) routed too where the framework accepts any name, so
+#: that they also get the core's JSON 405 rather than the framework's page.
+EXTENSION_METHODS = (
+    *("PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"),
+    *("SEARCH", "QUERY", "REPORT"),
+)
 
 #: What the core can answer, for OpenAPI documents (FastAPI, Litestar).
 OPENAPI_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -11,7 +11,14 @@ from fastapi.params import Depends
 from starlette.responses import Response
 
 from ._asgi import answer, respond, serve
-from ._endpoint import ALL_METHODS, OPENAPI_RESPONSES, ChatEndpoint, Handler, resume_path
+from ._endpoint import (
+    ALL_METHODS,
+    EXTENSION_METHODS,
+    OPENAPI_RESPONSES,
+    ChatEndpoint,
+    Handler,
+    resume_path,
+)
 from ._pipeline import Source
 from ._request import CHAT_REQUEST_SCHEMA
 
@@ -59,7 +66,7 @@ def rais_router(
             }
         },
     )
-    others = [method for method in ALL_METHODS if method != "POST"]
+    others = [method for method in (*ALL_METHODS, *EXTENSION_METHODS) if method != "POST"]
     router.add_api_route(path, chat, methods=others, include_in_schema=False)
 
     async def chat_resume(request: Request, chat_id: str) -> Response:
@@ -75,7 +82,7 @@ def rais_router(
     router.add_api_route(
         resume_path(path, "{chat_id}"),
         chat_resume,
-        methods=[m for m in ALL_METHODS if m != "GET"],
+        methods=[m for m in (*ALL_METHODS, *EXTENSION_METHODS) if m != "GET"],
         include_in_schema=False,
     )
 

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Request, Response, request
 
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
+from ._endpoint import (
+    ALL_METHODS,
+    EXTENSION_METHODS,
+    ChatEndpoint,
+    Handler,
+    endpoint_for,
+    resume_path,
+)
 from ._pipeline import Source
 from ._reply import Reply
 
@@ -41,12 +48,16 @@ def rais_blueprint(
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
-    @blueprint.route(path, methods=list(ALL_METHODS), provide_automatic_options=False)
+    @blueprint.route(
+        path, methods=[*ALL_METHODS, *EXTENSION_METHODS], provide_automatic_options=False
+    )
     def chat() -> Response:
         return _answer(endpoint)
 
     @blueprint.route(
-        resume_path(path, "<chat_id>"), methods=list(ALL_METHODS), provide_automatic_options=False
+        resume_path(path, "<chat_id>"),
+        methods=[*ALL_METHODS, *EXTENSION_METHODS],
+        provide_automatic_options=False,
     )
     def chat_resume(chat_id: str) -> Response:
         return _answer(endpoint, chat_id)

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from quart import Blueprint, Request, Response, request, websocket
 
-from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
+from ._endpoint import (
+    ALL_METHODS,
+    EXTENSION_METHODS,
+    ChatEndpoint,
+    Handler,
+    endpoint_for,
+    resume_path,
+)
 from ._pipeline import Source
 from ._reply import Reply
 from ._websocket import serve_websocket
@@ -38,12 +45,16 @@ def rais_blueprint(
     endpoint = ChatEndpoint(**options)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
-    @blueprint.route(path, methods=list(ALL_METHODS), provide_automatic_options=False)
+    @blueprint.route(
+        path, methods=[*ALL_METHODS, *EXTENSION_METHODS], provide_automatic_options=False
+    )
     async def chat() -> Response:
         return await _answer(endpoint)
 
     @blueprint.route(
-        resume_path(path, "<chat_id>"), methods=list(ALL_METHODS), provide_automatic_options=False
+        resume_path(path, "<chat_id>"),
+        methods=[*ALL_METHODS, *EXTENSION_METHODS],
+        provide_automatic_options=False,
     )
     async def chat_resume(chat_id: str) -> Response:
         return await _answer(endpoint, chat_id)

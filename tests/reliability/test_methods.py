@@ -1,5 +1,6 @@
-"""Issue 11 point 2: every method reaches the core, on every server: GET, PUT and DELETE
-get its JSON 405 with ``Allow`` (never the framework's HTML, text or ``{"detail"}``)."""
+"""Issue 11 point 2 and 19.10: every method reaches the core, on every server: GET, PUT,
+DELETE, TRACE and extension methods (WebDAV's PROPFIND) get its JSON 405 with ``Allow``
+(never the framework's HTML, text or ``{"detail"}``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ import pytest
 from tests.servers import RunningServer
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "TRACE", "PROPFIND"])
 def test_other_methods_get_the_core_json_405_with_allow(
-    app_server: RunningServer, method: str
+    request: pytest.FixtureRequest, app_server: RunningServer, method: str
 ) -> None:
+    if app_server.spec.framework == "litestar" and method == "PROPFIND":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="Litestar routes only its HttpMethod names: it answers an extension "
+                "method with its own JSON 405 before any handler runs",
+            )
+        )
     body = b'{"messages": [{"role": "user", "content": "hi"}]}' if method == "PUT" else None
     headers = {"Content-Type": "application/json"} if body else {}
     response = httpx.request(method, app_server.url, content=body, headers=headers, timeout=20)
