@@ -20,12 +20,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from ._errors import redact
 
-__all__ = ["StreamTelemetry", "begin", "use_providers"]
+__all__ = ["StreamTelemetry", "begin", "carried", "use_providers"]
 
 logger = logging.getLogger("rais")
 
@@ -81,6 +81,25 @@ def begin() -> StreamTelemetry | None:
     if otel is None:
         return None
     return StreamTelemetry(otel)
+
+
+def carried(function: Callable[..., T]) -> Callable[..., T]:
+    """``function`` with the OpenTelemetry context current here, wherever it is called: for
+    an adapter that calls the core in an empty ``contextvars.Context`` (Django's WSGI path),
+    so the request's span still parents the stream's."""
+    otel = _otel if _otel is not _UNLOADED else _load()
+    if otel is None:
+        return function
+    context = otel.context.get_current()
+
+    def in_context(*args: Any, **kwargs: Any) -> T:
+        token = otel.context.attach(context)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            otel.context.detach(token)
+
+    return in_context
 
 
 def use_providers(tracer_provider: Any = None, meter_provider: Any = None) -> None:

@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from ._endpoint import ChatEndpoint, Handler, endpoint_for
 from ._pipeline import Source
 from ._reply import Reply
+from ._telemetry import carried
 from ._websocket import WebSocketApp, asgi_websocket_app
 
 if TYPE_CHECKING:
@@ -82,9 +83,10 @@ async def _answer(
     # In an empty context: Django runs this view under async_to_sync, whose context names
     # the request thread as the executor for sync_to_async calls. Carried onto the shared
     # bridge loop, an ORM call there (``await request.auser()``) would run in this thread
-    # and leave it pointing at the bridge loop, so its next request deadlocks.
+    # and leave it pointing at the bridge loop, so its next request deadlocks. Only the
+    # request's OpenTelemetry span goes along: the stream's span is its child.
     reply = contextvars.Context().run(
-        endpoint.handle_sync,
+        carried(endpoint.handle_sync),
         method,
         request.read,
         request.headers,

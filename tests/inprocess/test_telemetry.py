@@ -465,3 +465,22 @@ def test_the_console_example_prints_the_stream_span_under_the_request_span() -> 
         parent = ancestors[parent["parent_id"]]
     assert parent["name"] == "POST /api/chat"
     assert "gen_ai.client.token.usage" in text and "rais.streams.open" in text
+
+
+async def test_the_span_is_a_child_of_the_span_current_when_the_request_came_in(
+    make_client: MakeClient, telemetry: Telemetry, client_class: type[Any]
+) -> None:
+    """On every adapter, the WSGI ones too (their stream runs on the bridge loop): a span
+    current in the request's context (the test's, here: the in-process clients run the app
+    in it) is the stream span's parent, as a framework instrumentor's would be."""
+    if client_class.name == "aiohttp":
+        pytest.skip("aiohttp's test client serves on a socket: no caller's context to carry")
+    client = await make_client(configure=tag_it)
+    tag = unique("otel-request")
+    tracer = telemetry.tracer_provider.get_tracer("framework")
+    with tracer.start_as_current_span("request", kind=SpanKind.SERVER) as request:
+        response = await client.post(json=ask("[count:1]", tag=tag))
+    assert response.status == 200
+    stream = await telemetry.one(tag)
+    assert stream.parent is not None
+    assert stream.parent.span_id == request.get_span_context().span_id
