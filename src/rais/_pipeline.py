@@ -81,7 +81,8 @@ async def rais_events(
     items: AsyncIterator[Item] | None = None
     record = turn if turn is not None else Turn()
     parts = record.parts
-    telemetry = record.telemetry  # OpenTelemetry's span: None when it is not installed
+    # OpenTelemetry's span (None when it is not installed), ended by the caller's Turn.finish
+    telemetry = record.telemetry if turn is not None else None
     try:
         while inspect.isawaitable(source):  # e.g. an async handler returning a generator
             source = await (source if telemetry is None else telemetry.run(source, record))

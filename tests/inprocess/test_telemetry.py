@@ -484,3 +484,32 @@ async def test_the_span_is_a_child_of_the_span_current_when_the_request_came_in(
     stream = await telemetry.one(tag)
     assert stream.parent is not None
     assert stream.parent.span_id == request.get_span_context().span_id
+
+
+async def test_a_websocket_stream_has_its_span(telemetry: Telemetry) -> None:
+    from rais._endpoint import ChatEndpoint
+    from rais._websocket import serve_websocket
+    from tests.test_websocket_core import StallingSocket
+
+    def handler(_messages: object) -> list[str]:
+        return ["over ", "the socket"]
+
+    endpoint = ChatEndpoint(handler=handler)
+    socket = StallingSocket(json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+    await asyncio.wait_for(serve_websocket(endpoint, socket), 20)
+    await wait_until(lambda: bool(telemetry.streams()), "the span")
+    (span,) = telemetry.streams()
+    got = attributes(span)
+    assert got["rais.transport"] == "websocket" and got["rais.outcome"] == "done"
+    assert got["rais.chunks"] == 2 and "gen_ai.provider.name" not in got  # a handler's
+
+
+async def test_stream_response_has_no_span_nor_open_stream(
+    telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stream_response`` (a bare pipeline) has no end rais sees: nothing is left open."""
+    monkeypatch.setenv("RAIS_OFFLINE_DELAY", "0")
+    frames = [frame async for frame in rais.stream_response([], provider="offline")]
+    assert json.loads(frames[-1].removeprefix("data: ")) == {"type": "done"}
+    assert telemetry.streams() == []
+    assert all(p.value == 0 for p in telemetry.points("rais.streams.open"))
