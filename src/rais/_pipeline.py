@@ -115,28 +115,47 @@ async def rais_events(
                 return
             _record(record, converted)
             yield converted
-    except (asyncio.CancelledError, GeneratorExit):
-        raise  # the client left or the server is stopping: not a failure of the source
+    except GeneratorExit:
+        raise  # closed by its consumer
+    except asyncio.CancelledError as exc:
+        if _cancelled_from_outside():
+            raise  # the client left or the server is stopping: not a failure of the source
+        yield _failure(exc, record, secrets)  # a handler that raised CancelledError itself
+        return
     except BaseException as exc:
-        exc = as_upstream_error(exc)
-        record.failure = exc
-        ref = uuid.uuid4().hex[:8]
-        # Logged with a redacted rendering of the traceback: SDK errors can quote the key.
-        logger.error(
-            "rais stream failed (ref %s)",
-            ref,
-            exc_info=exc,
-            extra={"rais_exc_text": redacted_traceback(exc, secrets)},
-        )
-        message = safe_message(exc, secrets)
-        if not hasattr(exc, "status"):
-            message = f"{message} (ref {ref})"
-        yield error_event(message)
+        yield _failure(exc, record, secrets)
         return
     finally:
         if items is not None:
             await _aclose(items)
     yield DONE
+
+
+def _failure(exc: BaseException, record: Turn, secrets: Iterable[str | None]) -> Event:
+    """The one error event for a source that raised, logged with a reference."""
+    exc = as_upstream_error(exc)
+    record.failure = exc
+    ref = uuid.uuid4().hex[:8]
+    # Logged with a redacted rendering of the traceback: SDK errors can quote the key.
+    logger.error(
+        "rais stream failed (ref %s)",
+        ref,
+        exc_info=exc,
+        extra={"rais_exc_text": redacted_traceback(exc, secrets)},
+    )
+    message = safe_message(exc, secrets)
+    if not hasattr(exc, "status"):
+        message = f"{message} (ref {ref})"
+    return error_event(message)
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether this task is being cancelled (a client gone, a shutdown, a timeout), rather
+    than a source raising ``CancelledError`` of its own. Python 3.10 cannot tell: there
+    every ``CancelledError`` is taken as a cancel."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
 def _record(turn: Turn, event: Event) -> None:

@@ -4,7 +4,9 @@ handlers, and the ``rais_response`` helper that takes the same options."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
@@ -463,6 +465,33 @@ async def test_a_base_exception_from_the_handler_is_one_safe_error_event(
     # The app still serves the next request.
     after = await client.post(json=ask("hi", tag="next"))
     assert after.types == ["text", "done"], after.body
+
+
+@pytest.mark.xfail(
+    sys.version_info < (3, 11),
+    strict=True,
+    reason="Python 3.10 has no Task.cancelling(): a CancelledError a handler raises itself "
+    "cannot be told from a client that left, and ends the stream as a cancel",
+)
+async def test_a_handler_raising_cancelled_error_itself_gets_one_error_event(
+    make_client: MakeClient,
+) -> None:
+    """Issue 19.10: not a client or shutdown cancel, so not a silent end."""
+
+    async def handler(chat: Chat) -> AsyncIterator[str]:
+        yield "partial"
+        if chat.extra.get("tag") == "own-cancel":
+            raise asyncio.CancelledError("the handler's own")
+
+    finished = Finished()
+    client = await make_client(handler=handler, on_finish=finished)
+    received = await client.post(json=ask("hi", tag="own-cancel"))
+    assert received.status == 200
+    assert received.types == ["text", "error"], received.body
+    result = await finished.one("own-cancel")
+    assert (result.outcome, result.text) == ("error", "partial")
+    after = await client.post(json=ask("hi", tag="after-own-cancel"))
+    assert after.types == ["text", "done"], after.body  # the app serves the next request
 
 
 async def test_access_log_values_cannot_forge_fields_or_lines(
