@@ -513,3 +513,27 @@ async def test_stream_response_has_no_span_nor_open_stream(
     assert json.loads(frames[-1].removeprefix("data: ")) == {"type": "done"}
     assert telemetry.streams() == []
     assert all(p.value == 0 for p in telemetry.points("rais.streams.open"))
+
+
+async def test_a_tool_loop_span_sums_its_steps(
+    make_client: MakeClient, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two model calls (a tool step, then the answer) in one stream: one span, the usage
+    summed, the last call's finish reason; with the opt-in, the reasoning and the text."""
+    from tests.inprocess.test_codecs import ui_request
+    from tests.inprocess.test_parts import two_steps
+
+    monkeypatch.setenv(_telemetry.CAPTURE_CONTENT, "true")
+    client = await make_client(protocol="ai-sdk", configure=tag_it, handler=two_steps)
+    tag = unique("otel-steps")
+    response = await client.post(json=ui_request("weather?", tag=tag))
+    assert response.status == 200
+    got = attributes(await telemetry.one(tag))
+    assert got["rais.protocol"] == "ai-sdk"
+    assert (got["gen_ai.usage.input_tokens"], got["gen_ai.usage.output_tokens"]) == (40, 12)
+    assert got["gen_ai.response.finish_reasons"] == ("stop",)
+    (output,) = json.loads(got["gen_ai.output.messages"])
+    assert output["parts"] == [
+        {"type": "reasoning", "content": "Let me check the weather."},
+        {"type": "text", "content": "It is 21 °C."},
+    ]
