@@ -537,3 +537,17 @@ async def test_a_tool_loop_span_sums_its_steps(
         {"type": "reasoning", "content": "Let me check the weather."},
         {"type": "text", "content": "It is 21 °C."},
     ]
+
+
+async def test_without_opentelemetry_a_stream_has_no_telemetry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``opentelemetry`` not importable: rais finds that out once, and streams as before."""
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # import fails, as if missing
+    monkeypatch.setattr(_telemetry, "_otel", _telemetry._UNLOADED)
+    turn = Turn(Chat([]))
+    assert turn.telemetry is None and _telemetry._otel is None
+    reply = await sse_reply(["a", "b"], turn=turn)
+    assert reply.stream is not None
+    body = b"".join([frame async for frame in reply.stream])
+    assert body.endswith(b'data: {"type":"done"}\n\n')
