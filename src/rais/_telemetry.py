@@ -123,6 +123,16 @@ def _load() -> Any:
     return _otel
 
 
+def _version() -> str | None:
+    """rais's version, for the instrumentation scope (``None`` when not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("rais")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 class _Otel:
     """The opentelemetry API, loaded once, with the tracer and instruments rais uses (made
     again when the provider changes: an app may set its SDK after the first stream)."""
@@ -137,18 +147,19 @@ class _Otel:
         self.tracer_of: Any = None
         self.instruments: _Instruments | None = None
         self.instruments_of: Any = None
+        self.version = _version()
 
     def get_tracer(self) -> Any:
         provider = self.tracer_provider or self.trace.get_tracer_provider()
         if self.tracer is None or self.tracer_of is not provider:
-            self.tracer = provider.get_tracer(SCOPE)
+            self.tracer = provider.get_tracer(SCOPE, self.version)
             self.tracer_of = provider
         return self.tracer
 
     def get_instruments(self) -> _Instruments:
         provider = self.meter_provider or self.metrics.get_meter_provider()
         if self.instruments is None or self.instruments_of is not provider:
-            self.instruments = _Instruments(provider.get_meter(SCOPE))
+            self.instruments = _Instruments(provider.get_meter(SCOPE, self.version))
             self.instruments_of = provider
         return self.instruments
 

@@ -125,6 +125,7 @@ async def test_one_span_per_stream_with_the_genai_attributes(
     assert result.usage is not None and result.model is not None
     assert span.name == f"chat {result.model}"
     assert span.kind is SpanKind.CLIENT
+    assert span.instrumentation_scope.version == rais.__version__
     assert span.status.status_code is StatusCode.UNSET
     got = attributes(span)
     assert got["gen_ai.operation.name"] == "chat"
