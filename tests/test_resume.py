@@ -430,3 +430,78 @@ async def test_a_stream_resumes_only_for_its_owner() -> None:
     again = await endpoint.handle("POST", BODY, {**headers(last), "x-user": "alice"})
     assert again.status == 200
     assert (await frames(again))[-1][1] == {"type": "done"}
+
+
+# -- issue 19.1: a reconnect storm on a Redis-backed worker ------------------------------
+
+
+async def test_a_reconnect_storm_neither_stops_running_answers_nor_writes_keys(
+    redis_server: RedisServer,
+) -> None:
+    """1,000 reconnects with well-formed ids of no stream, all at once, while 5 answers
+    are generated: the answers all end with ``done`` (writers have their own pool), each
+    reconnect gets 204 or a 503 JSON error (readers wait briefly for a connection, then
+    give up), and no key is written for the forged ids."""
+    import redis.asyncio
+
+    produced: list[str] = []
+    endpoint = ChatEndpoint(handler=counting(30, 0.02, produced), resume=redis_server.url)
+    inspector = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        before = set(await inspector.keys("rais:stream:*"))
+        replies = [await endpoint.handle("POST", BODY, headers()) for _ in range(5)]
+        readers = [asyncio.ensure_future(frames(reply)) for reply in replies]
+        forged = [f"{new_stream_id(None)}:1" for _ in range(1000)]
+        storm = await asyncio.gather(
+            *(endpoint.handle("POST", BODY, headers(last)) for last in forged)
+        )
+        answers = await asyncio.wait_for(asyncio.gather(*readers), DEADLINE * 3)
+        statuses = {reply.status for reply in storm}
+        assert statuses <= {204, 503}, statuses
+        for reply in storm:
+            if reply.status == 503:
+                assert json.loads(reply.body)["error"]["type"] == "store_unavailable"
+        for got in answers:
+            assert got[-1][1] == {"type": "done"}, got[-3:]
+            assert "".join(e.get("text", "") for _, e in got) == "".join(
+                f"t{i} " for i in range(30)
+            )
+        written = set(await inspector.keys("rais:stream:*")) - before
+        assert not {key for key in written if any(f[:-2] in key for f in forged)}
+        counts = {status: [r.status for r in storm].count(status) for status in statuses}
+        print(f"\nreconnect storm (1000 forged ids, 5 answers running): {counts}")
+    finally:
+        await inspector.aclose()
+        assert endpoint.store is not None
+        await endpoint.store.aclose()
+
+
+async def test_a_failed_write_ends_the_readers_with_an_error_event(
+    redis_server: RedisServer,
+) -> None:
+    """A generation whose write fails (the store refused it) writes one ``error`` event
+    once the store answers again, so readers on any worker end instead of waiting for
+    the TTL with heartbeats only."""
+    store = RedisStore(redis_server.url)
+    failures = 2
+    real_append = store.append
+
+    async def flaky_append(stream_id: str, after: int, events: Any) -> None:
+        nonlocal failures
+        if after >= 3 and failures:
+            failures -= 1
+            raise StoreUnavailable("The stream store is unavailable.")
+        await real_append(stream_id, after, events)
+
+    store.append = flaky_append  # type: ignore[method-assign]
+    produced: list[str] = []
+    endpoint = ChatEndpoint(handler=counting(10, 0.02, produced), resume=store, heartbeat=0.2)
+    try:
+        got = await asyncio.wait_for(
+            frames(await endpoint.handle("POST", BODY, headers())), DEADLINE
+        )
+        types = [e["type"] for _, e in got]
+        assert types[-1] == "error" and types.count("error") == 1, types
+        assert "store" in got[-1][1]["error"]
+    finally:
+        await store.aclose()

@@ -219,7 +219,10 @@ async def _drive(
                         outcome = "disconnected"  # the client left and did not come back
                 return
     except StoreUnavailable:
-        error = "The stream store is unavailable."  # readers see it fail too and end with an error
+        error = "The stream store is unavailable."
+        # Readers on other workers may still reach the store: end them with an error
+        # rather than leave them heartbeating until the TTL.
+        await _end_after_failure(store, stream_id, position)
     finally:
         shutdown.unregister(pumping)
         timer.cancel()
@@ -234,6 +237,20 @@ async def _drive(
         with contextlib.suppress(BaseException):
             await events.aclose()
         turn.finish(outcome, error)  # type: ignore[arg-type]
+
+
+async def _end_after_failure(store: StreamStore, stream_id: str, position: int) -> None:
+    """Write one ``error`` event after a failed write, a few times over about 2 s (bounded).
+    A failed batch may have been written in part: the error goes after what is there."""
+    for attempt in range(4):
+        try:
+            written = await store.read(stream_id, position, 0) or []
+            if written and written[-1].terminal:
+                return
+            await store.append(stream_id, position + len(written), [error_event(_STORE_DOWN)])
+            return
+        except StoreUnavailable:
+            await asyncio.sleep(0.25 * 2**attempt)
 
 
 def chat_key(owner: str | None, chat_id: str) -> str:

@@ -29,9 +29,7 @@ def assert_json_error(received: Received, status: int) -> str:
     return message
 
 
-def test_unknown_model_before_streaming_is_502(
-    server: RunningServer, client: httpx.Client
-) -> None:
+def test_unknown_model_before_streaming_is_502(server: RunningServer, client: httpx.Client) -> None:
     # The server's own setting is wrong: a bad gateway, not the provider's 404.
     message = assert_json_error(chat(client, server.url, "[fault:bad_model]"), 502)
     assert "model" in message.lower()

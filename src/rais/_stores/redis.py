@@ -7,6 +7,12 @@ position n" is exactly ``XREAD ... STREAMS key n-1``. Each write is one round tr
 in ``XREAD BLOCK``. Short connect and socket timeouts and a single retry turn a
 down or hung Redis into :class:`StoreUnavailable` within seconds, never a hang.
 
+Writers (generations) and readers (reconnects, tails) use separate connection pools, so
+a reconnect storm cannot take the connections a running answer writes with; the readers'
+quick commands share a bounded pool (``max_readers``) and wait at most ``socket_timeout``
+for a connection, past which a reconnect gets ``503``. A reader marks only a stream that
+exists, so forged reconnects write nothing.
+
 ``redis`` (``pip install 'rais[redis]'``) is imported only when a store is used.
 """
 
@@ -28,6 +34,12 @@ logger = logging.getLogger("rais")
 
 _TERMINAL = ("done", "error")
 
+#: Mark a stream as being read until ARGV[1] (for ``resume_grace``), only if it exists.
+_MARK_READ = (
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) return 1 end return 0"
+)
+
 
 class RedisStore:
     """Resumable streams shared by every worker that points at the same Redis.
@@ -47,6 +59,7 @@ class RedisStore:
         connect_timeout: float = 1.0,
         socket_timeout: float = 2.0,
         max_wait: float = 15.0,
+        max_readers: int = 64,
     ) -> None:
         self.url = url
         self.ttl = resume_ttl() if ttl is None else ttl
@@ -55,8 +68,9 @@ class RedisStore:
         self.connect_timeout = connect_timeout
         self.socket_timeout = socket_timeout
         self.max_wait = max_wait
-        # redis.asyncio clients belong to one event loop: keep a pair per loop.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
+        self.max_readers = max_readers
+        # redis.asyncio clients belong to one event loop: keep a set per loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -64,7 +78,7 @@ class RedisStore:
         return f"RedisStore(ttl={self.ttl})"
 
     async def start(self, stream_id: str) -> None:
-        client, _ = self._pair()
+        client = self._here().writer
         async with _available("start"):
             pipe = client.pipeline(transaction=False)
             pipe.xadd(self.prefix + stream_id, {"t": "open", "d": ""}, id="0-1")
@@ -75,7 +89,7 @@ class RedisStore:
         if not events:
             return
         key = self.prefix + stream_id
-        client, _ = self._pair()
+        client = self._here().writer
         async with _available("append"):
             pipe = client.pipeline(transaction=False)
             for position, event in enumerate(events, after + 1):
@@ -91,13 +105,13 @@ class RedisStore:
 
     async def read(self, stream_id: str, after: int, wait: float) -> list[Event] | None:
         key = self.prefix + stream_id
-        client, blocking = self._pair()
+        clients = self._here()
+        client, blocking = clients.reader, clients.blocking
         async with _available("read"):
             # Readers say until when they read, so a resumable stream's grace period can
             # tell an answer nobody reads (on any worker) from one that is being read.
-            await client.set(
-                key + ":read", repr(read_until(min(wait, self.max_wait))), px=self._ttl_ms
-            )
+            until = repr(read_until(min(wait, self.max_wait)))
+            await client.eval(_MARK_READ, 2, key, key + ":read", until, self._ttl_ms)
             if wait > 0:
                 block = max(1, int(min(wait, self.max_wait) * 1000))
                 found = await blocking.xread({key: f"{after}-1"}, count=1000, block=block)
@@ -120,58 +134,76 @@ class RedisStore:
 
     async def set_active(self, key: str, stream_id: str) -> None:
         """Remember ``stream_id`` as the chat ``key``'s reply in progress (for ``ttl``)."""
-        client, _ = self._pair()
+        client = self._here().writer
         async with _available("start"):
             await client.set(self.prefix + "active:" + key, stream_id, px=self._ttl_ms)
 
     async def active(self, key: str) -> str | None:
         """The stream last set active for the chat ``key``, unless it has expired."""
-        client, _ = self._pair()
+        client = self._here().reader
         async with _available("read"):
             value = await client.get(self.prefix + "active:" + key)
         return None if value is None else str(value)
 
     async def watched_until(self, stream_id: str) -> float | None:
-        client, _ = self._pair()
+        client = self._here().writer  # the generation asks: never queued behind readers
         async with _available("read"):
             value = await client.get(self.prefix + stream_id + ":read")
         return None if value is None else float(value)
 
     async def aclose(self) -> None:
-        pair = self._clients.pop(asyncio.get_running_loop(), None)
-        if pair is not None:
-            for client in pair:
+        clients = self._clients.pop(asyncio.get_running_loop(), None)
+        if clients is not None:
+            for client in (clients.writer, clients.reader, clients.blocking):
                 await client.aclose()
 
     @property
     def _ttl_ms(self) -> int:
         return max(1, int(self.ttl * 1000))
 
-    def _pair(self) -> tuple[Any, Any]:
-        """This loop's clients: one for quick commands, one for blocking reads."""
+    def _here(self) -> _Clients:
+        """This loop's clients: the writers', the readers' quick commands, blocking reads."""
         loop = asyncio.get_running_loop()
-        pair = self._clients.get(loop)
-        if pair is None:
-            pair = self._clients[loop] = (
-                self._connect(self.socket_timeout),
-                self._connect(self.max_wait + self.socket_timeout),
+        clients = self._clients.get(loop)
+        if clients is None:
+            clients = self._clients[loop] = _Clients(
+                writer=self._connect(self.socket_timeout),
+                reader=self._connect(self.socket_timeout, bounded=self.max_readers),
+                blocking=self._connect(self.max_wait + self.socket_timeout),
             )
-        return pair
+        return clients
 
-    def _connect(self, socket_timeout: float) -> Any:
-        from redis.asyncio import Redis
+    def _connect(self, socket_timeout: float, *, bounded: int | None = None) -> Any:
+        from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        return Redis.from_url(
-            self.url,
-            socket_connect_timeout=self.connect_timeout,
-            socket_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), 1),  # one quick retry for a pooled connection gone stale
-            decode_responses=True,
-            encoding_errors="surrogatepass",  # a broken tokenizer's lone surrogates survive
-            protocol=2,
-        )
+        options: dict[str, Any] = {
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": socket_timeout,
+            "retry": Retry(NoBackoff(), 1),  # one quick retry for a pooled connection gone stale
+            "decode_responses": True,
+            "encoding_errors": "surrogatepass",  # a broken tokenizer's lone surrogates survive
+            "protocol": 2,
+        }
+        if bounded is None:
+            pool = ConnectionPool.from_url(self.url, **options)
+        else:  # wait briefly for a free connection, then fail (503) rather than queue
+            pool = BlockingConnectionPool.from_url(
+                self.url, max_connections=bounded, timeout=self.socket_timeout, **options
+            )
+        return Redis.from_pool(pool)  # the client owns (and closes) its pool
+
+
+class _Clients:
+    """One event loop's Redis clients."""
+
+    __slots__ = ("blocking", "reader", "writer")
+
+    def __init__(self, *, writer: Any, reader: Any, blocking: Any) -> None:
+        self.writer = writer
+        self.reader = reader
+        self.blocking = blocking
 
 
 class _available:
