@@ -21,7 +21,14 @@ from rais._events import DONE, Event, error_event, text_event
 from rais._reply import Reply
 from rais._resumable import new_stream_id, parse_event_id
 from rais._sse_decode import SSEBlockDecoder
-from rais.resume import InMemoryStore, RedisStore, StoreUnavailable, StreamStore, open_store
+from rais.resume import (
+    InMemoryStore,
+    RedisStore,
+    StoreFull,
+    StoreUnavailable,
+    StreamStore,
+    open_store,
+)
 from tests.redis_server import RedisServer, redis_server
 from tests.servers import ROOT, ServerSpec, free_port, running
 
@@ -127,14 +134,46 @@ async def test_trimmed_history_cannot_be_resumed(redis_server: RedisServer) -> N
         await made.aclose()
 
 
-async def test_memory_store_bounds_the_number_of_streams() -> None:
-    store = InMemoryStore(ttl=30, max_streams=3)
-    for n in range(5):
+async def test_memory_store_refuses_new_streams_when_full_and_evicts_nobody() -> None:
+    """Issue 19.4: a flood of chats must not push out a stream someone may still resume
+    before its TTL; the new ones are refused (503 at the endpoint) until room is made."""
+    store = InMemoryStore(ttl=0.3, max_streams=3)
+    for n in range(3):
         await store.start(f"stream-{n:05}")
-        await store.append(f"stream-{n:05}", 0, texts(1))
-    assert await store.read("stream-00000", 0, 0) is None  # least recently written: evicted
-    assert await store.read("stream-00001", 0, 0) is None
-    assert await store.read("stream-00004", 0, 0) == texts(1)
+        await store.append(f"stream-{n:05}", 0, [*texts(1), DONE])
+    with pytest.raises(StoreFull):
+        await store.start("stream-flood")
+    for n in range(3):  # every finished stream is still there for its reconnect
+        assert await store.read(f"stream-{n:05}", 0, 0) == [*texts(1), DONE]
+    deadline = time.monotonic() + DEADLINE
+    while True:  # expired streams make room
+        try:
+            await store.start("stream-later")
+            break
+        except StoreFull:
+            assert time.monotonic() < deadline, "expired streams never made room"
+            await asyncio.sleep(0.05)
+
+
+async def test_memory_store_bounds_bytes_per_stream_and_in_total() -> None:
+    chunk = "x" * 1000
+    big = [text_event(chunk) for _ in range(100)]  # about 100 KB
+    store = InMemoryStore(ttl=30, max_stream_bytes=40_000, max_bytes=100_000)
+    await store.start("a")
+    await store.append("a", 0, big)
+    assert 30_000 <= store.bytes <= 40_000, store.bytes
+    assert await store.read("a", 0, 0) is None  # its oldest events are gone: 204 from there
+    assert (await store.read("a", 99, 0)) == big[-1:]
+    admitted = ["a"]
+    with pytest.raises(StoreFull):  # until less than a whole stream's bytes are free
+        for name in "bcdefgh":
+            await store.start(name)
+            admitted.append(name)
+            await store.append(name, 0, big)
+            assert store.bytes <= 100_000, store.bytes
+    assert len(admitted) >= 2, admitted
+    for name in admitted:  # nobody was evicted
+        assert await store.read(name, 99, 0) == big[-1:]
 
 
 async def test_redis_down_raises_store_unavailable_quickly() -> None:
@@ -505,3 +544,25 @@ async def test_a_failed_write_ends_the_readers_with_an_error_event(
         assert "store" in got[-1][1]["error"]
     finally:
         await store.aclose()
+
+
+async def test_a_full_store_refuses_a_new_chat_with_503_before_streaming() -> None:
+    store = InMemoryStore(ttl=30, max_streams=1)
+    produced: list[str] = []
+    finished: list[Any] = []
+    endpoint = ChatEndpoint(
+        handler=counting(3, 0.01, produced), resume=store, on_finish=finished.append
+    )
+    first = await endpoint.handle("POST", BODY, headers())
+    assert [e["type"] for _, e in await frames(first)][-1] == "done"
+    refused = await endpoint.handle("POST", BODY, headers())
+    assert refused.status == 503 and refused.stream is None
+    assert dict(refused.headers)["Retry-After"] == "5"
+    error = json.loads(refused.body)["error"]
+    assert error["type"] == "store_full" and "retry" in error["message"]
+    assert len(produced) == 3  # the refused chat paid for nothing
+    deadline = time.monotonic() + DEADLINE
+    while len(finished) < 2:
+        assert time.monotonic() < deadline, finished
+        await asyncio.sleep(0.01)
+    assert [result.outcome for result in finished] == ["done", "refused"]

@@ -66,7 +66,7 @@ from ._tools import (
     as_tools,
     tool_loop,
 )
-from .resume import StoreUnavailable, StreamStore, open_store
+from .resume import StoreFull, StoreUnavailable, StreamStore, open_store
 
 logger = logging.getLogger("rais")
 
@@ -585,10 +585,10 @@ class ChatEndpoint:
             chat_id = chat.extra.get("id")
             if chat.protocol == AI_SDK.name and isinstance(chat_id, str) and chat_id:
                 await set_active(store, chat_key(owner, chat_id), stream_id)
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             _close_unstarted(source)
             turn.finish("refused", "The stream store is unavailable.", 503)
-            return _store_unavailable()
+            return _store_unavailable(exc)
         events = rais_events(source, secrets=(self.api_key,), turn=turn)
         first, refused = await hold_first_event(events, turn, self.first_event_wait)
         if refused is not None:
@@ -629,8 +629,8 @@ class ChatEndpoint:
             return Reply(204, list(_NO_CONTENT))
         try:
             batch = await self.store.read(stream_id, after, 0)
-        except StoreUnavailable:
-            return _store_unavailable()
+        except StoreUnavailable as exc:
+            return _store_unavailable(exc)
         if batch is None:  # unknown, expired, already complete, or trimmed: cannot resume
             return Reply(204, list(_NO_CONTENT))
         access_log.info("stream resumed after=%d", after)
@@ -673,8 +673,8 @@ class ChatEndpoint:
             if stream_id is None or not owns_stream(stream_id, owner):
                 return Reply(204, list(_NO_CONTENT))
             batch = await store.read(stream_id, 0, 0)
-        except StoreUnavailable:
-            return _store_unavailable()
+        except StoreUnavailable as exc:
+            return _store_unavailable(exc)
         if batch is None or (batch and batch[-1].terminal):  # gone, or already ended
             return Reply(204, list(_NO_CONTENT))
         access_log.info("stream resumed chat=%s", log_value(chat_id, 64))
@@ -840,11 +840,13 @@ def _limit_socket_writes(environ: Mapping[str, Any], timeout: float | None) -> N
             sock.settimeout(timeout)
 
 
-def _store_unavailable() -> Reply:
-    message = "Resumable streams are unavailable right now: the stream store cannot be reached."
-    return json_reply(
-        503, {"error": {"type": "store_unavailable", "message": message}}, [("Retry-After", "1")]
-    )
+def _store_unavailable(exc: StoreUnavailable) -> Reply:
+    if isinstance(exc, StoreFull):
+        kind, message, retry = "store_full", str(exc), "5"
+    else:
+        kind, retry = "store_unavailable", "1"
+        message = "Resumable streams are unavailable right now: the stream store cannot be reached."
+    return json_reply(503, {"error": {"type": kind, "message": message}}, [("Retry-After", retry)])
 
 
 def _close_unstarted(source: Source) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import DEFAULT_TTL, StoreUnavailable, StreamStore, resume_ttl
+from .base import DEFAULT_TTL, StoreFull, StoreUnavailable, StreamStore, resume_ttl
 from .memory import InMemoryStore
 from .redis import RedisStore
 
@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_TTL",
     "InMemoryStore",
     "RedisStore",
+    "StoreFull",
     "StoreUnavailable",
     "StreamStore",
     "resume_ttl",

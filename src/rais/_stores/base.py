@@ -11,6 +11,7 @@ from .._events import Event
 
 __all__ = [
     "DEFAULT_TTL",
+    "StoreFull",
     "StoreUnavailable",
     "StreamStore",
     "read_until",
@@ -30,6 +31,10 @@ def resume_ttl() -> float:
 
 class StoreUnavailable(Exception):
     """The store cannot be reached (Redis down, hung or refusing); never carries secrets."""
+
+
+class StoreFull(StoreUnavailable):
+    """The store holds as many streams or bytes as it may: a new stream must wait."""
 
 
 @runtime_checkable

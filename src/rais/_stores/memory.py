@@ -1,4 +1,4 @@
-"""The in-process store: resume within one worker, bounded in streams, events and time."""
+"""The in-process store: resume within one worker, bounded in streams, bytes and time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from .._events import Event
-from .base import read_until, resume_ttl
+from .base import StoreFull, read_until, resume_ttl
 
 __all__ = ["InMemoryStore"]
 
@@ -18,11 +18,12 @@ __all__ = ["InMemoryStore"]
 class _Log:
     """One stream: a list of events starting at position ``first``, and who waits on it."""
 
-    __slots__ = ("done", "events", "expires", "first", "read_until", "waiters")
+    __slots__ = ("bytes", "done", "events", "expires", "first", "read_until", "waiters")
 
     def __init__(self, first: int, expires: float) -> None:
         self.read_until = 0.0  #: wall-clock time until which a reader is (or was) reading
         self.events: list[Event] = []
+        self.bytes = 0  #: the events' encoded size
         self.first = first
         self.done = False
         self.expires = expires
@@ -55,17 +56,31 @@ class InMemoryStore:
 
     A reconnect must reach the same process; behind a load balancer with several
     workers use :class:`~rais._stores.redis.RedisStore`. Memory is bounded: at most
-    ``max_streams`` streams (the least recently written are evicted first), the last
-    ``max_events`` events per stream, and each stream expires ``ttl`` seconds after
-    its last event.
+    ``max_streams`` streams and ``max_bytes`` of events in all, at most ``max_events``
+    events and ``max_stream_bytes`` per stream (its oldest events are dropped past
+    that), and each stream expires ``ttl`` seconds after its last event.
+
+    A stream is never evicted before its TTL: someone may be entitled to resume it.
+    A new stream is admitted while one whole stream's bytes are free and fewer than
+    ``max_streams`` are kept; otherwise it is refused (:class:`StoreFull`, a ``503`` with
+    ``Retry-After``). A stream that grows past the total drops its own oldest events.
     """
 
     def __init__(
-        self, *, ttl: float | None = None, max_streams: int = 10_000, max_events: int = 10_000
+        self,
+        *,
+        ttl: float | None = None,
+        max_streams: int = 10_000,
+        max_events: int = 10_000,
+        max_bytes: int = 256 * 2**20,
+        max_stream_bytes: int = 4 * 2**20,
     ) -> None:
         self.ttl = resume_ttl() if ttl is None else ttl
         self.max_streams = max_streams
         self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.max_stream_bytes = max_stream_bytes
+        self.bytes = 0  #: the encoded size of every stream's events
         # Ordered by last write, so expired streams are always at the front.
         self._logs: OrderedDict[str, _Log] = OrderedDict()
         #: A chat's active stream (the AI SDK's resume): key -> (stream id, expiry).
@@ -76,9 +91,12 @@ class InMemoryStore:
         now = time.monotonic()
         with self._lock:
             self._purge(now)
-            while len(self._logs) >= self.max_streams:
-                _, evicted = self._logs.popitem(last=False)
-                evicted.wake()
+            # Room for one whole stream, at least: a new answer is not trimmed at once.
+            full = self.bytes > self.max_bytes - self.max_stream_bytes
+            if len(self._logs) >= self.max_streams or full:
+                raise StoreFull(
+                    "Too many answers are kept for resuming right now; retry in a moment."
+                )
             self._logs[stream_id] = _Log(1, now + self.ttl)
 
     async def append(self, stream_id: str, after: int, events: Sequence[Event]) -> None:
@@ -87,13 +105,19 @@ class InMemoryStore:
         now = time.monotonic()
         with self._lock:
             log = self._logs.get(stream_id)
-            if log is None or log.last != after:  # expired or evicted meanwhile: start over
+            if log is None or log.last != after:  # expired meanwhile: start over
+                if log is not None:
+                    self.bytes -= log.bytes
                 log = self._logs[stream_id] = _Log(after + 1, now)
             log.events.extend(events)
+            size = sum(len(event.data) for event in events)
+            log.bytes += size
+            self.bytes += size
             excess = len(log.events) - self.max_events
             if excess > self.max_events // 8:  # trim in chunks: amortised O(1) per event
-                del log.events[:excess]
-                log.first += excess
+                self._trim(log, excess)
+            if log.bytes > self.max_stream_bytes or self.bytes > self.max_bytes:
+                self._trim_bytes(log, 1)
             log.done = events[-1].terminal
             log.expires = now + self.ttl
             self._logs.move_to_end(stream_id)
@@ -154,20 +178,45 @@ class InMemoryStore:
             for log in self._logs.values():
                 log.wake()
             self._logs.clear()
+            self.bytes = 0
             self._active.clear()
+
+    def _trim(self, log: _Log, count: int) -> None:
+        """Drop ``log``'s ``count`` oldest events (a reconnect from before them gets 204)."""
+        dropped = sum(len(event.data) for event in log.events[:count])
+        del log.events[:count]
+        log.first += count
+        log.bytes -= dropped
+        self.bytes -= dropped
+
+    def _trim_bytes(self, log: _Log, keep: int) -> None:
+        """Past the stream's or the store's byte cap: drop this stream's oldest events (in
+        chunks of an eighth of the cap) down to under both, keeping the newest ``keep``."""
+        target = min(self.max_stream_bytes, log.bytes - (self.bytes - self.max_bytes))
+        target -= self.max_stream_bytes // 8
+        count = 0
+        size = log.bytes
+        while count < len(log.events) - keep and size > max(target, 0):
+            size -= len(log.events[count].data)
+            count += 1
+        if count:
+            self._trim(log, count)
+
+    def _drop(self, stream_id: str) -> None:
+        log = self._logs.pop(stream_id)
+        self.bytes -= log.bytes
+        log.wake()
 
     def _live(self, stream_id: str, now: float) -> _Log | None:
         log = self._logs.get(stream_id)
         if log is not None and log.expires <= now:
-            del self._logs[stream_id]
-            log.wake()
+            self._drop(stream_id)
             return None
         return log
 
     def _purge(self, now: float) -> None:
         while self._logs:
-            log = next(iter(self._logs.values()))
+            stream_id, log = next(iter(self._logs.items()))
             if log.expires > now:
                 return
-            self._logs.popitem(last=False)
-            log.wake()
+            self._drop(stream_id)
