@@ -60,8 +60,8 @@ with contextlib.closing(sqlite3.connect(DB)) as db:
 
 def configure(chat: rais.Chat) -> dict[str, Any] | None:
     """Who asks, with which settings; refuse (401, 422, 429) before anything is paid for."""
-    token = (chat.headers.get("authorization") or "").removeprefix("Bearer ").strip()
-    user = USERS.get(token)
+    scheme, _, token = (chat.headers.get("authorization") or "").partition(" ")
+    user = USERS.get(token.strip()) if scheme.lower() == "bearer" else None
     if user is None:
         raise rais.RequestError(
             401, "Send Authorization: Bearer <token>.", kind="unauthorized",

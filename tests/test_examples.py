@@ -356,7 +356,19 @@ def test_backend_refuses_who_is_not_signed_in(backend: Backend) -> None:
             assert refused.headers["www-authenticate"] == "Bearer"
             wrong = chat(http, backend.url, marker, headers={"Authorization": "Bearer nope"})
             assert wrong.status == 401
+            basic = chat(http, backend.url, marker, headers={"Authorization": "token-alice"})
+            assert basic.status == 401  # a token without its scheme is not a bearer token
     assert not backend.sent(marker)
+    if not backend.django:  # the scheme is case-insensitive (RFC 9110)
+        lower = f"lowercase-{backend.server.spec.id}"
+        with backend.session(None) as http:
+            received = chat(
+                http,
+                backend.url,
+                body=body(f"[tokens:Hi] {lower}"),
+                headers={"Authorization": "bearer token-alice"},
+            )
+        assert_answer(received, "Hi")
 
 
 def test_backend_streams_with_the_users_settings_and_saves_the_turn(backend: Backend) -> None:
