@@ -14,8 +14,17 @@ so installing rais is enough). Point the ``rais_app`` fixture at your app and th
 
 The app runs under a real HTTP server (uvicorn for ASGI, a threaded HTTP/1.1 server
 from the standard library for WSGI) because buffering and disconnects only show up
-over a socket. :func:`serve` does the same outside pytest. The checks are the ones
-``rais check URL`` runs, from :mod:`rais.check` (needs httpx).
+over a socket. :func:`serve` does the same outside pytest, and this module imports
+without pytest: only the fixtures need it, and they are defined only where it is
+installed. The checks are the ones ``rais check URL`` runs, from :mod:`rais.check`
+(needs httpx). ``pip install 'rais[testing]'`` brings httpx and uvicorn.
+
+Why not werkzeug's or waitress's server for WSGI: both close the connection after every
+streamed (chunked) response (werkzeug 3.1 sends ``Connection: close`` on every response;
+waitress 3.0 closes after any response without a Content-Length), so a Flask or Django
+app served by them fails the ``connection`` check (``Connection: keep-alive`` on
+HTTP/1.1) and no WSGI app could reach the Recommended level under ``rais_server``. The
+server below keeps connections alive as gunicorn's threaded workers do.
 
 Nothing heavy is imported when pytest loads the plugin: uvicorn and the WSGI server
 are imported when an app is first served.
@@ -32,8 +41,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-import pytest
 
 if TYPE_CHECKING:
     from .check import Report
@@ -419,30 +426,34 @@ def _wsgi_server_class() -> Any:
 # -- the pytest fixtures -----------------------------------------------------------------------
 
 
-@pytest.fixture(name="rais_check")
-def rais_check_fixture() -> Callable[..., Report]:
-    """``rais_check(url, **options)`` returns a :class:`~rais.check.Report`."""
-    return rais_check
+try:
+    import pytest
+except ImportError:  # outside pytest: serve() and the checks work, there are no fixtures
+    pass
+else:
 
+    @pytest.fixture(name="rais_check")
+    def rais_check_fixture() -> Callable[..., Report]:
+        """``rais_check(url, **options)`` returns a :class:`~rais.check.Report`."""
+        return rais_check
 
-@pytest.fixture(name="rais_app")
-def rais_app_fixture() -> Any:
-    """The app ``rais_server`` serves: override this fixture to return yours."""
-    pytest.fail(
-        "rais_server needs your app: define a fixture named rais_app that returns it, e.g.\n\n"
-        "    @pytest.fixture\n"
-        "    def rais_app():\n"
-        "        from myapp import app\n"
-        "        return app\n\n"
-        "in your conftest.py or test module (an ASGI app, e.g. FastAPI/Starlette/Quart/"
-        "Django's get_asgi_application(), or a WSGI app, e.g. Flask/Django's "
-        "get_wsgi_application()).",
-        pytrace=False,
-    )
+    @pytest.fixture(name="rais_app")
+    def rais_app_fixture() -> Any:
+        """The app ``rais_server`` serves: override this fixture to return yours."""
+        pytest.fail(
+            "rais_server needs your app: define a fixture named rais_app that returns it, e.g.\n\n"
+            "    @pytest.fixture\n"
+            "    def rais_app():\n"
+            "        from myapp import app\n"
+            "        return app\n\n"
+            "in your conftest.py or test module (an ASGI app, e.g. FastAPI/Starlette/Quart/"
+            "Django's get_asgi_application(), or a WSGI app, e.g. Flask/Django's "
+            "get_wsgi_application()).",
+            pytrace=False,
+        )
 
-
-@pytest.fixture(name="rais_server")
-def rais_server_fixture(rais_app: Any) -> Iterator[LiveServer]:
-    """``rais_app`` served on a free loopback port for one test; ``.url`` is its base URL."""
-    with serve(rais_app) as server:
-        yield server
+    @pytest.fixture(name="rais_server")
+    def rais_server_fixture(rais_app: Any) -> Iterator[LiveServer]:
+        """``rais_app`` served on a free loopback port for one test; ``.url`` is its base URL."""
+        with serve(rais_app) as server:
+            yield server
