@@ -3,24 +3,44 @@
 Replies are Litestar responses whose ASGI side is the core's writer: it writes each
 frame as it is produced and closes the stream when the client disconnects (which
 closes the source, and so cancels the upstream call).
+
+The app's own response settings apply to every reply, stream or JSON error, as they do to
+any Litestar response: ``response_headers`` and ``response_cookies`` of the app, router,
+controller and handler, what an ``after_request`` hook sets on the response, and a
+``background`` task (it runs after the reply ends, the client's leaving included). Where
+a setting names a header rais sets too, the reply's own value wins, as a Litestar
+response's own headers do; ``after_request`` changes the reply's headers like any other.
+
+Logging: rais writes one ``rais.access`` line per stream at INFO. Litestar's default
+``logging_config`` sets the root logger to INFO, which would print that line beside the
+server's own access line, so under Litestar it is written only when the app asks for it:
+when the ``rais`` or ``rais.access`` logger has a level or a handler of its own, e.g.
+``LoggingConfig(loggers={"rais": {"level": "INFO", "handlers": ["queue_listener"],
+"propagate": False}})``. Warnings and errors are never held back.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
-from collections.abc import Mapping
+import itertools
+import logging
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Request, Response, Router, WebSocket, route, websocket
+from litestar.enums import HttpMethod
 
 from ._endpoint import ALL_METHODS, ChatEndpoint, Handler, endpoint_for, resume_path
 from ._pipeline import Source
 from ._reply import Reply
 from ._websocket import ASGIWebSocket, Receive, Send, serve_websocket
-from .asgi import ASGIReply
+from .asgi import send_reply
 
 if TYPE_CHECKING:
+    from litestar.background_tasks import BackgroundTask, BackgroundTasks
+    from litestar.datastructures import Cookie
     from litestar.types import ControllerRouterHandler
     from typing_extensions import Unpack
 
@@ -39,7 +59,45 @@ def _preflight_in_middleware() -> bool:
         return False
 
 
-_METHODS = [m for m in ALL_METHODS if m != "OPTIONS" or _preflight_in_middleware()]
+#: Only the methods this Litestar has names for (2.3 ... have no TRACE).
+_METHODS = [
+    m
+    for m in ALL_METHODS
+    if m in {method.value for method in HttpMethod}
+    and (m != "OPTIONS" or _preflight_in_middleware())
+]
+
+
+# -- rais.access under Litestar's logging ------------------------------------------------------
+
+#: True while rais answers a Litestar request (the request's task, and tasks it starts).
+_in_litestar: ContextVar[bool] = ContextVar("rais_in_litestar", default=False)
+
+
+def _rais_logging_configured() -> bool:
+    """Has the app (its ``LoggingConfig``, or code of its own) set up rais's loggers?"""
+    for name in ("rais.access", "rais"):
+        logger = logging.getLogger(name)
+        if logger.level != logging.NOTSET or logger.handlers:
+            return True
+    return False
+
+
+class _AccessLineUnlessAsked(logging.Filter):
+    """Drops ``rais.access``'s INFO lines from Litestar requests unless rais's loggers were
+    configured; every other framework's lines, and warnings, pass as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or not _in_litestar.get() or _rais_logging_configured()
+
+
+def _install_access_filter() -> None:
+    access = logging.getLogger("rais.access")
+    if not any(isinstance(f, _AccessLineUnlessAsked) for f in access.filters):
+        access.addFilter(_AccessLineUnlessAsked())
+
+
+_install_access_filter()
 
 #: Litestar 2.14+ refuses bodies over 10 MB itself; the endpoint's own limits apply instead.
 _NO_BODY_CAP: dict[str, Any] = (
@@ -89,6 +147,7 @@ def rais_router(
 
         @websocket(websocket_path)
         async def chat_ws(socket: WebSocket[Any, Any, Any]) -> None:
+            _in_litestar.set(True)
             receive, send = cast("Receive", socket.receive), cast("Send", socket.send)
             await serve_websocket(
                 endpoint, ASGIWebSocket(receive, send), request=socket, headers=socket.headers
@@ -112,6 +171,7 @@ async def rais_response(
 async def _answer(
     endpoint: ChatEndpoint, request: Request[Any, Any, Any], chat_id: str | None = None
 ) -> Response[Any]:
+    _in_litestar.set(True)  # stays set for the reply, which Litestar sends from this task
     reply = await endpoint.handle(
         request.method,
         request.stream(),  # read by the core chunk by chunk, bounded while reading
@@ -125,14 +185,63 @@ async def _answer(
 
 class RaisResponse(Response[Any]):
     """A Litestar response whose ASGI side is the core's writer: it pushes each frame (with
-    its send timeout) and closes the stream when the client leaves."""
+    its send timeout) and closes the stream when the client leaves.
+
+    Its ``headers`` start as the reply's, so an ``after_request`` hook sees and may change
+    them; its ``cookies`` and ``background`` are Litestar's, set as on any response."""
 
     def __init__(self, reply: Reply) -> None:
-        super().__init__(content=None, status_code=reply.status)
+        super().__init__(content=None, status_code=reply.status, headers=dict(reply.headers))
         self.reply = reply
 
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
-        return ASGIReply(self.reply)
+    def to_asgi_response(  # type: ignore[override]
+        self,
+        app: Any = None,
+        request: Any = None,
+        *,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **decided: Any,  # status_code, media_type, type_encoders: the reply's own stand
+    ) -> LitestarReply:
+        """The reply with the settings Litestar layers onto a response: ``headers`` (the
+        app's, routers', controller's and handler's ``response_headers``) under this
+        response's own, then ``encoded_headers`` and every cookie, and the background task
+        (this response's, else the handler's)."""
+        raw: list[tuple[bytes, bytes]] | None = None  # None: the reply's own, as they are
+        extra_cookies = list(cookies or ())
+        own = self.headers != dict(self.reply.headers)
+        if headers or encoded_headers or self.cookies or extra_cookies or own:
+            merged: dict[str, tuple[str, str]] = {}
+            for name, value in itertools.chain((headers or {}).items(), self.headers.items()):
+                merged[name.lower()] = (name, str(value))
+            raw = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in merged.values()]
+            raw.extend(encoded_headers or ())
+            raw.extend(c.to_encoded_header() for c in itertools.chain(self.cookies, extra_cookies))
+        return LitestarReply(self.reply, raw, self.background or background)
+
+
+class LitestarReply:
+    """The ASGI app Litestar sends: the reply with its final headers, then the background
+    task, once the reply has ended (finished, or the client left)."""
+
+    __slots__ = ("background", "headers", "reply")
+
+    def __init__(
+        self,
+        reply: Reply,
+        headers: list[tuple[bytes, bytes]] | None,
+        background: BackgroundTask | BackgroundTasks | None,
+    ) -> None:
+        self.reply = reply
+        self.headers = headers
+        self.background = background
+
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
+        await send_reply(self.reply, receive, send, self.headers)
+        if self.background is not None:
+            await self.background()
 
 
 def to_response(reply: Reply) -> Response[Any]:
