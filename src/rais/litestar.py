@@ -13,8 +13,9 @@ response's own headers do; ``after_request`` changes the reply's headers like an
 
 Logging: rais writes one ``rais.access`` line per stream at INFO. Litestar's default
 ``logging_config`` sets the root logger to INFO, which would print that line beside the
-server's own access line, so under Litestar it is written only when the app asks for it:
-when the ``rais`` or ``rais.access`` logger has a level or a handler of its own, e.g.
+server's own access line, so while an app has a ``logging_config`` the line is written only
+when the app asks for it: when the ``rais`` or ``rais.access`` logger has a level or a
+handler of its own, e.g.
 ``LoggingConfig(loggers={"rais": {"level": "INFO", "handlers": ["queue_listener"],
 "propagate": False}})``. Warnings and errors are never held back.
 """
@@ -70,8 +71,9 @@ _METHODS = [
 
 # -- rais.access under Litestar's logging ------------------------------------------------------
 
-#: True while rais answers a Litestar request (the request's task, and tasks it starts).
-_in_litestar: ContextVar[bool] = ContextVar("rais_in_litestar", default=False)
+#: True while rais answers a request of a Litestar app that has a ``logging_config`` (the
+#: request's task, and the tasks it starts).
+_litestar_logging: ContextVar[bool] = ContextVar("rais_litestar_logging", default=False)
 
 
 def _rais_logging_configured() -> bool:
@@ -84,11 +86,16 @@ def _rais_logging_configured() -> bool:
 
 
 class _AccessLineUnlessAsked(logging.Filter):
-    """Drops ``rais.access``'s INFO lines from Litestar requests unless rais's loggers were
-    configured; every other framework's lines, and warnings, pass as they are."""
+    """Drops ``rais.access``'s INFO lines from requests of Litestar apps whose
+    ``logging_config`` did not configure rais's loggers; every other app's lines, and
+    warnings, pass as they are."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO or not _in_litestar.get() or _rais_logging_configured()
+        return (
+            record.levelno > logging.INFO
+            or not _litestar_logging.get()
+            or _rais_logging_configured()
+        )
 
 
 def _install_access_filter() -> None:
@@ -147,7 +154,7 @@ def rais_router(
 
         @websocket(websocket_path)
         async def chat_ws(socket: WebSocket[Any, Any, Any]) -> None:
-            _in_litestar.set(True)
+            _litestar_logging.set(socket.app.logging_config is not None)
             receive, send = cast("Receive", socket.receive), cast("Send", socket.send)
             await serve_websocket(
                 endpoint, ASGIWebSocket(receive, send), request=socket, headers=socket.headers
@@ -171,7 +178,8 @@ async def rais_response(
 async def _answer(
     endpoint: ChatEndpoint, request: Request[Any, Any, Any], chat_id: str | None = None
 ) -> Response[Any]:
-    _in_litestar.set(True)  # stays set for the reply, which Litestar sends from this task
+    # Stays set for the reply, which Litestar sends from this task.
+    _litestar_logging.set(request.app.logging_config is not None)
     reply = await endpoint.handle(
         request.method,
         request.stream(),  # read by the core chunk by chunk, bounded while reading

@@ -138,13 +138,16 @@ async def test_a_reply_without_settings_keeps_its_own_headers() -> None:
 
 LOGGING_APP = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, logging, sys
     from litestar import Litestar
     from litestar.logging import LoggingConfig
     from litestar.testing import AsyncTestClient
     from rais.litestar import rais_router
 
     options = {}
+    if sys.argv[1] == "own":  # the app's own logging, at INFO for everything
+        logging.basicConfig(level=logging.INFO)
+        options["logging_config"] = None
     if sys.argv[1] == "asked":
         options["logging_config"] = LoggingConfig(
             loggers={"rais": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False}}
@@ -163,7 +166,7 @@ LOGGING_APP = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("config", ["default", "asked"])
+@pytest.mark.parametrize("config", ["default", "asked", "own"])
 def test_rais_access_line_only_when_the_app_asks(config: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", LOGGING_APP, config], capture_output=True, text=True, timeout=60
