@@ -84,6 +84,14 @@ def stops_reading_at_a_ping(write: Recorder, *, after: bool = False) -> Writer:
     return send
 
 
+async def reported(finished: list[str]) -> None:
+    """A sync ``on_finish`` runs on a worker thread: wait (bounded) until it has."""
+    deadline = asyncio.get_running_loop().time() + DEADLINE
+    while not finished:
+        assert asyncio.get_running_loop().time() < deadline, "on_finish never ran"
+        await asyncio.sleep(0.01)
+
+
 async def cut_by_rais(pushing: Awaitable[EventStream], closed: asyncio.Event) -> EventStream:
     """The stream, once rais has closed its source by itself (each wait bounded)."""
     writer = asyncio.ensure_future(pushing)
@@ -244,6 +252,7 @@ async def test_a_client_that_stops_reading_during_a_ping_is_cut() -> None:
     pushing = push(one_then_silence("a", closed), send, heartbeat=0.05, send_timeout=0.3, turn=turn)
     stream = await cut_by_rais(pushing, closed)
     assert stream.outcome == "timeout"
+    await reported(finished)
     assert finished == ["timeout"]
 
 
@@ -269,6 +278,7 @@ async def test_a_client_that_stops_reading_while_the_writer_waits_for_a_ping_is_
     pushing = push(pauses(), send, heartbeat=0.05, send_timeout=0.5, turn=turn)
     stream = await cut_by_rais(pushing, closed)
     assert stream.outcome == "timeout"
+    await reported(finished)
     assert finished == ["timeout"]
     assert write.body.startswith(b'id: 1\ndata: {"type":"text","text":"a"}')
 
@@ -312,17 +322,17 @@ async def test_the_send_timeout_does_not_swallow_a_cancel_from_the_server() -> N
         finally:
             closed.set()
 
-    async def never_read(chunk: bytes) -> None:
-        await asyncio.Event().wait()
-
     writer: asyncio.Future[EventStream] | None = None
 
-    def server_cancels_too(result: object) -> None:  # runs as the send timeout fires
-        assert writer is not None
-        writer.cancel()
+    async def never_read(chunk: bytes) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:  # the send timeout's: the server cancels at once too
+            assert writer is not None
+            writer.cancel()
+            raise
 
-    turn = Turn(on_finish=server_cancels_too)
-    writer = asyncio.ensure_future(push(endless(), never_read, send_timeout=0.2, turn=turn))
+    writer = asyncio.ensure_future(push(endless(), never_read, send_timeout=0.2))
     done, _ = await asyncio.wait([writer], timeout=DEADLINE)
     assert done and writer.cancelled()
     assert closed.is_set()

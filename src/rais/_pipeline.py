@@ -18,6 +18,7 @@ import contextlib
 import inspect
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import (
@@ -149,10 +150,26 @@ def _failure(exc: BaseException, record: Turn, secrets: Iterable[str | None]) ->
     return error_event(message)
 
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def cancelling_by_hand() -> Iterator[None]:
+    """A writer delivering its own cancellation into a source it steps by hand: no task
+    is being cancelled, yet the source must take it as a cancel, not as its own failure."""
+    _local.by_hand = True
+    try:
+        yield
+    finally:
+        _local.by_hand = False
+
+
 def _cancelled_from_outside() -> bool:
     """Whether this task is being cancelled (a client gone, a shutdown, a timeout), rather
     than a source raising ``CancelledError`` of its own. Python 3.10 cannot tell: there
     every ``CancelledError`` is taken as a cancel."""
+    if getattr(_local, "by_hand", False):
+        return True
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return cancelling is None or cancelling() > 0

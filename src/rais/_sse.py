@@ -32,7 +32,7 @@ from . import shutdown
 from ._chat import Outcome, Turn
 from ._codecs import RAIS, Codec, Encoder, encode_frames
 from ._events import HEARTBEAT, PING, TERMINAL_TYPES, Event, sse_frame
-from ._pipeline import Source, rais_events
+from ._pipeline import Source, cancelling_by_hand, rais_events
 from ._reply import Reply, json_reply
 from .shutdown import SHUTDOWN_MESSAGE
 
@@ -151,6 +151,8 @@ _SETTLED = frozenset({"done", "error"})
 #: would read as "sign in again". 429 and 5xx keep their status (and Retry-After).
 _THE_SERVERS_FAULT = frozenset({401, 403, 404})
 _BAD_GATEWAY = 502
+#: Seconds a cancelled source may take to clean up (close its upstream response).
+_CLEANUP_WAIT = 2.0
 
 
 def _failed(exc: BaseException | None) -> asyncio.Future[Event]:
@@ -179,6 +181,12 @@ def _resume(step: Any, yielded: Any) -> Generator[Any, None, Event]:
             return produced.value  # type: ignore[no-any-return]
         return (yield from _resume(step, yielded))
     return (yield from step)  # type: ignore[no-any-return]
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A source's cleanup that failed has been logged by the pipeline already."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _done(event: Event) -> asyncio.Future[Event]:
@@ -709,20 +717,30 @@ class EventStream:
 
     # -- the end -------------------------------------------------------------------------
 
-    def _cancel_source(self) -> None:
-        """End the source's pending step: one cancellation, as a Task would deliver it,
-        then ``close()`` if it went on regardless."""
+    async def _cancel_source(self) -> None:
+        """End the source's pending step as a Task would: one cancellation delivered, then
+        the cleanup it awaits (the SDK closing its upstream response) run on this loop,
+        bounded; ``close()`` only if it does not end by then. Cut short, that cleanup would
+        be left to the garbage collector, after the loop is gone (at shutdown)."""
         step, blocked = self._step, self._blocked
         if step is None:
             return
         self._step = self._blocked = None
-        with contextlib.suppress(BaseException):
-            if blocked is not None and blocked is not _SOON and blocked.cancel():
-                step.send(None)
-            else:
-                step.throw(asyncio.CancelledError())
-        with contextlib.suppress(BaseException):
-            step.close()
+        try:
+            with cancelling_by_hand():
+                if blocked is not None and blocked is not _SOON and blocked.cancel():
+                    yielded = step.send(None)
+                else:
+                    yielded = step.throw(asyncio.CancelledError())
+        except BaseException:
+            return  # the step ended: with the cancellation, an event, or its own error
+        ending = asyncio.ensure_future(_resume(step, yielded))
+        ending.add_done_callback(_retrieved)
+        try:  # a cancel of this task (the server's) still goes through
+            await asyncio.wait({ending}, timeout=_CLEANUP_WAIT)
+        finally:
+            if not ending.done():
+                ending.cancel()  # the cancellation goes into the step: it ends on its own
 
     async def _close_source(self) -> None:
         first = self._first
@@ -730,7 +748,7 @@ class EventStream:
             first.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.wait([first])
-        self._cancel_source()
+        await self._cancel_source()
         with contextlib.suppress(BaseException):
             await self._events.aclose()
 

@@ -22,6 +22,15 @@ from tests.servers import RunningServer, ServerSpec, start_server
 
 STREAMS = 3
 
+#: What a shutdown that leaves asyncio work behind prints.
+UNCLEAN = (
+    "Task exception was never retrieved",
+    "asynchronous generator is already running",
+    "no running event loop",
+    "Exception ignored in",
+    "Task was destroyed but it is pending",
+)
+
 #: How long a server may take to exit after SIGTERM: generous, not a speed figure.
 EXIT_DEADLINE = 30.0
 
@@ -98,5 +107,9 @@ def test_sigterm_ends_open_streams_and_the_server_exits(
             assert "shutting down" in stream.events[-1]["error"]
             assert stream.raw.endswith(b"\n\n") or stream.raw.endswith(b"0\r\n\r\n")
         assert upstream.wait_cancelled(before + STREAMS, timeout=EXIT_DEADLINE)
+        # Issue 20.5: sources and upstream streams are closed on the loop that ran them.
+        log = server.log()
+        left = [line for line in UNCLEAN if line in log]
+        assert not left, f"{spec.id} logged {left} at shutdown:\n{log[-4000:]}"
     finally:
         server.stop()
