@@ -7,6 +7,7 @@ gunicorn's graceful timeout) cuts them without the "shutting down" error event.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import socket
@@ -18,7 +19,7 @@ import pytest
 
 from tests.fakes.upstreams import FakeUpstream
 from tests.reliability.conftest import server_env
-from tests.servers import RunningServer, ServerSpec, start_server
+from tests.servers import ROOT, SERVERS_BY_ID, RunningServer, ServerSpec, start_server
 
 STREAMS = 3
 
@@ -111,5 +112,42 @@ def test_sigterm_ends_open_streams_and_the_server_exits(
         log = server.log()
         left = [line for line in UNCLEAN if line in log]
         assert not left, f"{spec.id} logged {left} at shutdown:\n{log[-4000:]}"
+    finally:
+        server.stop()
+
+
+#: Issue 20.6: the unit the deployment docs give for Hypercorn, stopped the way it says.
+HYPERCORN_UNIT = ROOT / "docs" / "deploy" / "rais-hypercorn.service"
+
+
+def test_hypercorn_stopped_as_its_systemd_unit_says_ends_streams_with_the_event(
+    upstream: FakeUpstream, probe_dir: str
+) -> None:
+    """``KillMode=mixed``: SIGTERM to the main process, then (after ``TimeoutStopSec``)
+    SIGKILL to whatever is left of the group. Hypercorn runs its workers in processes of
+    their own here, which a group-wide SIGTERM would kill before rais could end a stream."""
+    unit = dict(
+        line.split("=", 1) for line in HYPERCORN_UNIT.read_text().splitlines() if "=" in line
+    )
+    assert unit["KillMode"] == "mixed" and unit["KillSignal"] == "SIGTERM"
+    assert "hypercorn" in unit["ExecStart"] and "--workers" in unit["ExecStart"]
+    spec = SERVERS_BY_ID["quart-hypercorn"]
+    spec = dataclasses.replace(spec, argv=(*spec.argv, "--workers", "2"))
+    server = start_server(spec, server_env(upstream, probe_dir))
+    try:
+        assert len(server.pids()) > 1, "hypercorn runs no worker process of its own here"
+        streams = [OpenStream(server, "[count:100000][delay:0.05]") for _ in range(2)]
+        for stream in streams:
+            assert stream.started.wait(10) and stream.raw.startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)  # KillMode=mixed: the main process only
+        try:
+            server.process.wait(timeout=float(unit["TimeoutStopSec"]))
+        except subprocess.TimeoutExpired:
+            pytest.fail("hypercorn outlived TimeoutStopSec:\n" + server.log()[-3000:])
+        for stream in streams:
+            stream.thread.join(EXIT_DEADLINE)
+            assert stream.events and stream.events[-1]["type"] == "error", stream.raw[-300:]
+            assert "shutting down" in stream.events[-1]["error"]
     finally:
         server.stop()
