@@ -15,16 +15,18 @@ the handler at once, which closes the stream the same way.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from ._endpoint import ChatEndpoint, Handler, endpoint_for, resume_path
+from ._events import error_event
 from ._pipeline import Source
 from ._reply import Reply, send_frames
 from ._sse import EventStream
-from ._websocket import serve_websocket
+from ._websocket import CLOSE_TOO_BIG, serve_websocket
 from .shutdown import end_streams
 
 if TYPE_CHECKING:
@@ -150,12 +152,26 @@ async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     return response
 
 
+class _WebSocketResponse(web.WebSocketResponse):
+    """aiohttp closes a connection whose frame passes its own size limit (4 MiB) with
+    ``1009`` itself, before rais sees the frame: the error event every other refusal
+    carries goes out first here."""
+
+    spoke = False  #: rais sent something (its own refusal, say): no second event
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", **options: Any) -> bool:
+        if code == CLOSE_TOO_BIG and not self.closed and not self.spoke:
+            with contextlib.suppress(Exception):
+                await self.send_str(error_event("The request frame is too large.").data)
+        return await super().close(code=code, message=message, **options)
+
+
 class AiohttpWebSocket:
     """Bridge an aiohttp ``WebSocketResponse`` to the core's transport."""
 
     def __init__(self, request: web.Request) -> None:
         self.request = request
-        self.response = web.WebSocketResponse()
+        self.response = _WebSocketResponse()
 
     async def accept(self) -> None:
         await self.response.prepare(self.request)
@@ -167,6 +183,7 @@ class AiohttpWebSocket:
         return None  # a close (the client's or ours), or the connection failed
 
     async def send(self, text: str) -> None:
+        self.response.spoke = True
         await self.response.send_str(text)
 
     async def close(self, code: int) -> None:

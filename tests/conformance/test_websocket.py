@@ -122,8 +122,9 @@ async def test_upstream_error_mid_stream_is_one_safe_error_event(server: Running
         ("[1, 2]", 1007),
         (b"\xff\xfe not utf-8", 1007),
         (ask("x" * 1_100_000), 1009),
+        (ask("x" * 5_000_000), 1009),  # past aiohttp's own frame limit (4 MiB) too
     ],
-    ids=["bad-json", "empty-messages", "bad-role", "not-object", "bad-utf8", "too-big"],
+    ids=["bad-json", "empty-messages", "bad-role", "not-object", "bad-utf8", "too-big", "huge"],
 )
 async def test_bad_first_frame_gets_error_event_then_close_code(
     server: RunningServer, frame: str | bytes, code: int
