@@ -566,3 +566,36 @@ async def test_a_full_store_refuses_a_new_chat_with_503_before_streaming() -> No
         assert time.monotonic() < deadline, finished
         await asyncio.sleep(0.01)
     assert [result.outcome for result in finished] == ["done", "refused"]
+
+
+async def test_a_reader_hears_pings_while_redis_hangs() -> None:
+    """Issue 19.10: with Redis stopped (SIGSTOP) a reader's blocking read hangs until its
+    socket timeout (and a retry): about 34 s without a byte, long enough for a proxy or
+    the client to give up. The reader now pings and asks again."""
+    hung = RedisServer().start()
+    endpoint = ChatEndpoint(handler=counting(1000, 0.05, []), resume=hung.url, heartbeat=0.3)
+    try:
+        reply = await endpoint.handle("POST", BODY, headers())
+        assert reply.stream is not None
+        stream = reply.stream
+        received = b""
+        async for chunk in stream:
+            received += chunk
+            if received.count(b"data: ") >= 3:
+                break
+        assert hung.process is not None
+        hung.process.send_signal(signal.SIGSTOP)
+        try:
+            pings = 0
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DEADLINE
+            while pings < 2:
+                chunk = await asyncio.wait_for(stream.__anext__(), deadline - loop.time())
+                pings += chunk.count(b": ping")
+        finally:
+            hung.process.send_signal(signal.SIGCONT)
+            await stream.aclose()  # type: ignore[attr-defined]
+    finally:
+        hung.stop()
+        assert endpoint.store is not None
+        await endpoint.store.aclose()

@@ -47,6 +47,9 @@ __all__ = [
 
 #: How long one store read may wait for new events when heartbeats are off.
 IDLE_WAIT = 15.0
+#: Seconds a store read may take beyond its own wait before the reader sends a ping and
+#: asks again (a store that hangs must not silence the heartbeats).
+_STORE_SLACK = 1.0
 
 _EVENT_ID = re.compile(r"([A-Za-z0-9_-]{8,64}):([0-9]{1,12})")
 _GONE = "This response is no longer available."
@@ -312,7 +315,17 @@ async def tail(
                 return  # the generation's own shutdown error must not reach this client
             if batch is None:
                 try:
-                    batch = await store.read(stream_id, after, wait)
+                    if heartbeat and heartbeat > 0:  # a hung store (Redis stopped) still
+                        batch = await asyncio.wait_for(  # lets the client hear pings
+                            store.read(stream_id, after, wait), wait + _STORE_SLACK
+                        )
+                    else:
+                        batch = await store.read(stream_id, after, wait)
+                except asyncio.TimeoutError:
+                    if stopping:
+                        return
+                    yield PING
+                    continue
                 except asyncio.CancelledError:
                     if not stopping:
                         raise
