@@ -436,11 +436,13 @@ class ChatEndpoint:
         ``owner``."""
         return Chat([], request=request, headers=headers, protocol=protocol, reconnect=True)
 
-    async def _authorize(self, chat: Chat) -> None:
-        """A reconnect passes the same ``configure`` as a new chat before anything is
-        replayed (a leaked stream id alone must not be enough)."""
-        if self.configure is not None:
+    async def _reader_owner(self, chat: Chat, configured: bool) -> str | None:
+        """Who a reconnect reads as. It passes the same ``configure`` as a new chat first
+        (unless it already has), before anything is replayed: a leaked stream id alone must
+        not be enough."""
+        if self.configure is not None and not configured:
             await _configure_async(self.configure, chat)
+        return await self._owner_of(chat)
 
     async def stream_reply(
         self,
@@ -614,9 +616,7 @@ class ChatEndpoint:
         ``configure`` authorizes it first (``configured``: it already has)."""
         chat = chat if chat is not None else Chat([], reconnect=True)
         try:
-            if not configured:
-                await self._authorize(chat)
-            owner = await self._owner_of(chat)
+            owner = await self._reader_owner(chat, configured)
         except RequestError as exc:
             return error_reply(exc)
         position = parse_event_id(last_event_id) if self.store is not None else None
@@ -663,9 +663,7 @@ class ChatEndpoint:
             return Reply(204, list(_NO_CONTENT))
         chat = self._bare(headers, request, AI_SDK.name)
         try:
-            if not configured:
-                await self._authorize(chat)
-            owner = await self._owner_of(chat)
+            owner = await self._reader_owner(chat, configured)
         except RequestError as exc:
             return error_reply(exc)
         try:
