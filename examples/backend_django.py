@@ -1,7 +1,9 @@
 """A chat backend as a team ships it, on Django in one file: session login
 (django.contrib.auth), a system prompt per user (a Profile row), a model and temperature
 the client may choose within limits, every turn saved with the async ORM with its outcome
-and token usage, and at most 2 streams at once per user. Needs Django 5 (async auth).
+and token usage, the history of each conversation kept on the server (the client sends
+its new message and a ``conversation`` id), and at most 2 streams at once per user.
+Needs Django 5 (async auth).
 
 Setup: python examples/backend_django.py migrate --run-syncdb
        python examples/backend_django.py createsuperuser
@@ -105,6 +107,8 @@ class Turn(models.Model):
     completion_tokens = models.IntegerField(null=True)
     total_tokens = models.IntegerField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    conversation = models.CharField(max_length=64, null=True)
+    question = models.TextField(default="")
 
     class Meta:
         app_label = "chat"
@@ -122,6 +126,7 @@ async def configure(chat: rais.Chat) -> dict[str, Any] | None:
         return None
     model = chat.option("model", allowed=MODELS, default=MODELS[0])
     temperature = chat.option("temperature", between=(0, 2), default=0.7)
+    conversation = chat.option("conversation", allowed=conversation_id, default=None)
     profile = await Profile.objects.filter(user=user).afirst()
     if streams[user.pk] >= MAX_STREAMS:  # last: a refusal above must not take a slot
         raise rais.RequestError(
@@ -130,9 +135,31 @@ async def configure(chat: rais.Chat) -> dict[str, Any] | None:
         )  # fmt: skip
     streams[user.pk] += 1
     chat.state["user_id"] = user.pk  # for on_finish
+    chat.state["conversation"] = conversation
+    chat.state["question"] = chat.messages[-1]["content"]
     chat.log["user"] = user.pk  # on the access-log line
     system = profile.system_prompt if profile else DEFAULT_SYSTEM
-    return {"model": model, "temperature": temperature, "system": system}
+    settings = {"model": model, "temperature": temperature, "system": system}
+    if conversation is not None:  # earlier turns from the database, then the new message
+        settings["messages"] = [*await history(user.pk, conversation), chat.messages[-1]]
+    return settings
+
+
+async def history(user_id: int, conversation: str) -> list[dict[str, str]]:
+    """The conversation's last 10 answered turns, oldest first: the server keeps the
+    history, the client sends only its new message (and the conversation's id)."""
+    turns = Turn.objects.filter(user_id=user_id, conversation=conversation, outcome="done")
+    messages: list[dict[str, str]] = []
+    async for turn in turns.order_by("-id")[:10]:
+        messages[:0] = [
+            {"role": "user", "content": turn.question},
+            {"role": "assistant", "content": turn.text},
+        ]
+    return messages
+
+
+def conversation_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64
 
 
 async def on_finish(result: rais.StreamResult) -> None:
@@ -145,6 +172,7 @@ async def on_finish(result: rais.StreamResult) -> None:
         user_id=user_id, outcome=result.outcome, text=result.text, error=result.error,
         model=result.model, prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens, total_tokens=usage.total_tokens,
+        conversation=result.chat.state["conversation"], question=result.chat.state["question"],
     )  # fmt: skip
 
 

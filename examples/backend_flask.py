@@ -1,6 +1,8 @@
 """A chat backend as a team ships it, on Flask: bearer-token users, a system prompt per
 user, a model and temperature the client may choose within limits, every turn saved to
-SQLite with its outcome and token usage, and at most 2 streams at once per user.
+SQLite with its outcome and token usage, the history of each conversation kept on the
+server (the client sends its new message and a ``conversation`` id), and at most 2
+streams at once per user.
 
 Run:   python examples/backend_flask.py          (offline demo model unless OPENAI_API_KEY
        or OPENAI_BASE_URL is set; http://127.0.0.1:8000/api/chat)
@@ -54,8 +56,28 @@ with contextlib.closing(sqlite3.connect(DB)) as db:
     db.execute(
         "CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, user_id INTEGER, outcome TEXT,"
         " text TEXT, error TEXT, model TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,"
-        " total_tokens INTEGER, created_at TEXT DEFAULT CURRENT_TIMESTAMP)"
+        " total_tokens INTEGER, created_at TEXT DEFAULT CURRENT_TIMESTAMP,"
+        " conversation TEXT, question TEXT)"
     )
+
+
+def history(user_id: int, conversation: str) -> list[dict[str, str]]:
+    """The conversation's last 10 answered turns, oldest first: the server keeps the
+    history, the client sends only its new message (and the conversation's id)."""
+    with contextlib.closing(sqlite3.connect(DB)) as db:
+        rows = db.execute(
+            "SELECT question, text FROM turns WHERE user_id = ? AND conversation = ?"
+            " AND outcome = 'done' ORDER BY id DESC LIMIT 10",
+            (user_id, conversation),
+        ).fetchall()
+    messages = []
+    for asked, answer in reversed(rows):
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answer}]
+    return messages
+
+
+def conversation_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64
 
 
 def configure(chat: rais.Chat) -> dict[str, Any] | None:
@@ -71,6 +93,7 @@ def configure(chat: rais.Chat) -> dict[str, Any] | None:
         return None
     model = chat.option("model", allowed=MODELS, default=MODELS[0])
     temperature = chat.option("temperature", between=(0, 2), default=0.7)
+    conversation = chat.option("conversation", allowed=conversation_id, default=None)
     with lock:  # last: a refusal above must not take a slot that on_finish would not free
         if streams[user.id] >= MAX_STREAMS:
             raise rais.RequestError(
@@ -79,8 +102,13 @@ def configure(chat: rais.Chat) -> dict[str, Any] | None:
             )  # fmt: skip
         streams[user.id] += 1
     chat.state["user"] = user  # for on_finish
+    chat.state["conversation"] = conversation
+    chat.state["question"] = chat.messages[-1]["content"]
     chat.log["user"] = user.id  # on the access-log line
-    return {"model": model, "temperature": temperature, "system": user.system}
+    settings = {"model": model, "temperature": temperature, "system": user.system}
+    if conversation is not None:  # earlier turns from the database, then the new message
+        settings["messages"] = [*history(user.id, conversation), chat.messages[-1]]
+    return settings
 
 
 def on_finish(result: rais.StreamResult) -> None:
@@ -93,9 +121,11 @@ def on_finish(result: rais.StreamResult) -> None:
     with contextlib.closing(sqlite3.connect(DB)) as db, db:  # commits
         db.execute(
             "INSERT INTO turns (user_id, outcome, text, error, model, prompt_tokens,"
-            " completion_tokens, total_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " completion_tokens, total_tokens, conversation, question)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (user.id, result.outcome, result.text, result.error, result.model,
-             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens),
+             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens,
+             result.chat.state["conversation"], result.chat.state["question"]),
         )  # fmt: skip
 
 

@@ -371,6 +371,41 @@ def test_backend_refuses_who_is_not_signed_in(backend: Backend) -> None:
         assert_answer(received, "Hi")
 
 
+def test_backend_keeps_each_conversations_history_on_the_server(backend: Backend) -> None:
+    """Issue 20.1 in the examples: the client sends only its new message and the
+    conversation's id; the model gets the earlier turns from the database, per user."""
+    spec = backend.server.spec.id
+    conversation = f"trip-{spec}"
+    before = backend.last_turn_id()
+    first, second = f"first-{spec}", f"second-{spec}"
+    with backend.session("alice") as http:
+        one = chat(
+            http, backend.url, body=body(f"[tokens:Lisbon] {first}", conversation=conversation)
+        )
+        assert_answer(one, "Lisbon")
+        backend.turns_after(before)  # saved (on_finish runs before the client reads done)
+        two = chat(
+            http, backend.url, body=body(f"[tokens:Sure] {second}", conversation=conversation)
+        )
+        assert_answer(two, "Sure")
+        bad = chat(http, backend.url, body=body("x", conversation=["not", "an", "id"]))
+        assert bad.status == 422
+    (sent,) = backend.sent(second)
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
+    assert sent["messages"][1:3] == [
+        {"role": "user", "content": f"[tokens:Lisbon] {first}"},
+        {"role": "assistant", "content": "Lisbon"},
+    ]
+    with backend.session("bob") as http:  # another user's conversation of the same id: empty
+        other = f"other-{spec}"
+        assert_answer(
+            chat(http, backend.url, body=body(f"[tokens:Hm] {other}", conversation=conversation)),
+            "Hm",
+        )
+    (sent,) = backend.sent(other)
+    assert [m["role"] for m in sent["messages"]] == ["system", "user"]
+
+
 def test_backend_streams_with_the_users_settings_and_saves_the_turn(backend: Backend) -> None:
     before = backend.last_turn_id()
     for user, model, temperature in (("alice", "gpt-4o", 0.3), ("bob", None, None)):
