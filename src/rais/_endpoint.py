@@ -27,6 +27,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypedDict
 
+from . import _telemetry
 from . import _threads as threads
 from ._bridge import run_sync
 from ._chat import Chat, OnFinish, Turn, access_log, log_value
@@ -634,7 +635,9 @@ class ChatEndpoint:
         if batch is None:  # unknown, expired, already complete, or trimmed: cannot resume
             return Reply(204, list(_NO_CONTENT))
         access_log.info("stream resumed after=%d", after)
-        stream = tail(self.store, stream_id, after, self.heartbeat, batch)
+        stream = _telemetry.reading(
+            tail(self.store, stream_id, after, self.heartbeat, batch), stream_id, after, "rais"
+        )
         return Reply(200, RAIS.headers(http_version), stream=stream, send_timeout=self.send_timeout)
 
     async def chat_resume_reply(
@@ -678,7 +681,12 @@ class ChatEndpoint:
         access_log.info("stream resumed chat=%s", log_value(chat_id, 64))
         turn = Turn(chat)
         turn.stream_id = stream_id  # the same message id as the reply's first reader saw
-        stream = tail(store, stream_id, 0, self.heartbeat, batch, encoder=AI_SDK.encoder(turn))
+        stream = _telemetry.reading(
+            tail(store, stream_id, 0, self.heartbeat, batch, encoder=AI_SDK.encoder(turn)),
+            stream_id,
+            0,
+            AI_SDK.name,
+        )
         return Reply(
             200, AI_SDK.headers(http_version), stream=stream, send_timeout=self.send_timeout
         )

@@ -83,6 +83,52 @@ def begin() -> StreamTelemetry | None:
     return StreamTelemetry(otel)
 
 
+#: The span contexts of this process's resumable generations, by stream id (bounded): a
+#: reader's span links to the generation's (a reader on another worker has no link).
+_generations: dict[str, Any] = {}
+_MAX_GENERATIONS = 10_000
+
+
+def reading(
+    stream: AsyncIterator[bytes], stream_id: str, after: int, protocol: str
+) -> AsyncIterator[bytes]:
+    """A resumable stream's reader (a reconnect, the AI SDK's resume) as a short span of
+    its own, ``chat resume``, linked to the generation's span when it ran here; ``stream``
+    as it is when opentelemetry is not installed."""
+    otel = _otel if _otel is not _UNLOADED else _load()
+    if otel is None:
+        return stream
+    return _reading(otel, stream, stream_id, after, protocol)
+
+
+async def _reading(
+    otel: _Otel, stream: AsyncIterator[bytes], stream_id: str, after: int, protocol: str
+) -> AsyncIterator[bytes]:
+    generation = _generations.get(stream_id)
+    links = [otel.trace.Link(generation)] if generation is not None else []
+    attributes = {
+        "rais.stream_id": stream_id,
+        "rais.resumed": True,
+        "rais.resumed_after": after,
+        "rais.protocol": protocol,
+    }
+    span = otel.get_tracer().start_span(
+        "chat resume", kind=otel.trace.SpanKind.SERVER, attributes=attributes, links=links
+    )
+    chunks = 0
+    try:
+        async for chunk in stream:
+            chunks += 1
+            yield chunk
+    finally:
+        with contextlib.suppress(Exception):  # telemetry never breaks a stream
+            span.set_attribute("rais.chunks", chunks)
+            span.end()
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 def carried(function: Callable[..., T]) -> Callable[..., T]:
     """``function`` with the OpenTelemetry context current here, wherever it is called: for
     an adapter that calls the core in an empty ``contextvars.Context`` (Django's WSGI path),
@@ -300,6 +346,10 @@ class StreamTelemetry:
         )
         if self._span.is_recording():
             self._context = otel.trace.set_span_in_context(self._span, self._parent)
+            if record.stream_id is not None:  # its readers' spans link to it
+                _generations[record.stream_id] = self._span.get_span_context()
+                while len(_generations) > _MAX_GENERATIONS:
+                    _generations.pop(next(iter(_generations)))
 
     # -- the end ---------------------------------------------------------------------------
 

@@ -552,3 +552,24 @@ async def test_without_opentelemetry_a_stream_has_no_telemetry(
     assert reply.stream is not None
     body = b"".join([frame async for frame in reply.stream])
     assert body.endswith(b'data: {"type":"done"}\n\n')
+
+
+async def test_a_reconnect_is_a_short_span_linked_to_the_generation(
+    make_client: MakeClient, telemetry: Telemetry
+) -> None:
+    client = await make_client(configure=tag_it, resume=True)
+    tag = unique("otel-reconnect")
+    first = await client.post(json=ask("[count:3]", tag=tag))
+    assert first.types[-1] == "done"
+    generation = await telemetry.one(tag)
+    again = await client.post(json=ask("x"), headers={"Last-Event-ID": str(first.ids[0])})
+    assert again.status == 200 and again.text == "t1 t2 "
+    await wait_until(
+        lambda: any(s.name == "chat resume" for s in telemetry.streams()), "the reader's span"
+    )
+    (reader,) = [s for s in telemetry.streams() if s.name == "chat resume"]
+    got = attributes(reader)
+    assert got["rais.stream_id"] == attributes(generation)["rais.stream_id"]
+    assert got["rais.resumed"] is True and got["rais.resumed_after"] == 1
+    assert reader.kind == SpanKind.SERVER and got["rais.chunks"] >= 1
+    assert [link.context.span_id for link in reader.links] == [generation.context.span_id]
