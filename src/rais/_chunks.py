@@ -8,12 +8,15 @@ light, and a user's subclass of a framework's chunk is still recognised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._chat import Usage
+from ._parts import FinishReason, Reasoning, StepFinish, ToolCall, ToolInputDelta, ToolResult
 
-__all__ = ["Usage", "chunk_item", "source_of"]
+__all__ = ["ChunkParts", "Usage", "chunk_item", "finish_reason", "parse_arguments", "source_of"]
 
 
 def _usage(prompt: object, completion: object, total: object) -> Usage:
@@ -215,3 +218,289 @@ def _pydantic_ai(item: Any) -> Usage:
         f"a stream source yielded {_name(item)}: with pydantic-ai, yield the text of "
         "result.stream_text(delta=True) inside agent.run_stream(...), then result.usage"
     )
+
+
+# --- beyond text: reasoning, tool calls and results, steps ---------------------------
+
+#: Each framework's finish reasons (OpenAI's, Anthropic's, Gemini's in any case) in rais's.
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool-calls",
+    "function_call": "tool-calls",
+    "tool_use": "tool-calls",
+    "content_filter": "content-filter",
+    "safety": "content-filter",
+    "refusal": "content-filter",
+    "error": "error",
+}
+
+
+def finish_reason(raw: object) -> FinishReason | None:
+    """A framework's finish reason in rais's vocabulary (``None`` when there is none)."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    return _FINISH.get(raw.lower(), "other")
+
+
+def parse_arguments(raw: object) -> Any:
+    """A tool call's arguments: the parsed JSON, ``{}`` when empty, the raw string if not JSON."""
+    if not isinstance(raw, str):
+        return {} if raw is None else raw
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+_ALL = object()  # _complete(): every pending call
+
+
+@dataclass
+class _Pending:
+    """A tool call LangChain streams in fragments (``tool_call_chunks``)."""
+
+    id: str
+    name: str
+    args: list[str] = field(default_factory=list)
+
+
+class ChunkParts:
+    """One stream's framework items as rais items: text, usage, reasoning, tool calls.
+
+    A tool call arrives in fragments across chunks, and an agent's events reach a step's
+    end before or after its calls, so one object per stream keeps what is pending.
+    ``parts(item)`` converts an item (TypeError for anything unknown, as
+    :func:`chunk_item`); ``close()`` gives what is still pending when the stream ends.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[object, _Pending] = {}
+        self._called: set[str] = set()  # ToolCalls sent, by id (no call is sent twice)
+        self._calls_open = False  # pydantic-ai: tool calls sent, their step not yet ended
+        self._count = 0
+
+    def parts(self, item: object) -> list[object]:
+        if (
+            type(item) is tuple
+            and len(item) == 2
+            and isinstance(item[1], Mapping)
+            and _family(type(item[0])) == "langchain"
+        ):
+            item = item[0]  # LangGraph's stream_mode="messages": (message chunk, metadata)
+        family = _family(type(item))
+        if family == "langchain" and _is_langchain_message(item):
+            return self._langchain(item)
+        if family == "langchain":
+            message = getattr(item, "message", None)
+            if message is not None and _is_langchain_message(message):  # ChatGenerationChunk
+                return self._langchain(message)
+        elif family == "llama_index" and _is_workflow_event(type(item)):
+            return self._llama_index(item)
+        elif family == "pydantic_ai":
+            return self._pydantic_ai(item)
+        return _as_list(chunk_item(item))
+
+    def close(self) -> list[object]:
+        """The tool calls still in fragments when the stream ended, complete."""
+        return self._complete()
+
+    # LangChain
+
+    def _langchain(self, message: Any) -> list[object]:
+        if getattr(message, "type", None) == "tool" and hasattr(message, "tool_call_id"):
+            return [*self._complete(), _langchain_result(message)]  # a ToolMessage
+        out: list[object] = []
+        reasoning = message.additional_kwargs.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            out.append(Reasoning(reasoning))
+        content = message.content
+        if isinstance(content, list):
+            out.extend(Reasoning(text) for text in _reasoning_blocks(content))
+        text = _content_text(content)
+        if text:
+            out.append(text)
+        fragments = getattr(message, "tool_call_chunks", None)
+        if isinstance(fragments, list) and fragments:
+            out.extend(self._fragments(fragments))
+        elif not hasattr(message, "tool_call_chunks"):  # a whole AIMessage: its parsed calls
+            for call in getattr(message, "tool_calls", None) or ():
+                out.extend(self._call(call.get("id"), call.get("name"), call.get("args")))
+        usage = _langchain_usage(message)
+        if usage is not None:
+            out.append(usage)
+        metadata = getattr(message, "response_metadata", None)
+        if isinstance(metadata, Mapping):
+            reason = finish_reason(metadata.get("finish_reason") or metadata.get("stop_reason"))
+            if reason is not None:
+                out.extend(self._complete())
+                out.append(StepFinish(reason))
+        return out
+
+    def _fragments(self, fragments: list[Any]) -> Iterator[object]:
+        for fragment in fragments:
+            if not isinstance(fragment, Mapping):
+                continue
+            index, call_id = fragment.get("index"), fragment.get("id")
+            key = index if index is not None else call_id
+            pending = self._pending.get(key)
+            if pending is None or (call_id and pending.id != call_id):
+                if pending is not None:  # a new call at the same index: the last is complete
+                    yield from self._complete(key)
+                self._count += 1
+                pending = _Pending(str(call_id or f"call_{self._count}"), "")
+                self._pending[key] = pending
+            name = fragment.get("name")
+            if isinstance(name, str) and name and not pending.name:
+                pending.name = name
+            args = fragment.get("args")
+            if isinstance(args, str) and args:
+                pending.args.append(args)
+                yield ToolInputDelta(pending.id, pending.name, args)
+
+    def _complete(self, key: object = _ALL) -> list[object]:
+        keys = list(self._pending) if key is _ALL else [key]
+        out: list[object] = []
+        for k in keys:
+            pending = self._pending.pop(k)
+            out.extend(self._call(pending.id, pending.name, "".join(pending.args)))
+        return out
+
+    def _call(self, call_id: object, name: object, args: object) -> list[object]:
+        call_id = str(call_id or "")
+        if call_id and call_id in self._called:
+            return []
+        self._called.add(call_id)
+        return [ToolCall(call_id, str(name or ""), parse_arguments(args))]
+
+    # LlamaIndex agent workflows
+
+    def _llama_index(self, event: Any) -> list[object]:
+        out: list[object] = []
+        thinking = getattr(event, "thinking_delta", None)
+        if isinstance(thinking, str) and thinking:  # AgentStream
+            out.append(Reasoning(thinking))
+        if hasattr(event, "tool_output") and hasattr(event, "tool_id"):  # ToolCallResult
+            out.append(_llama_index_result(event))
+        elif hasattr(event, "tool_kwargs") and hasattr(event, "tool_id"):  # ToolCall
+            out.extend(self._call(event.tool_id, event.tool_name, event.tool_kwargs))
+        elif type(event).__name__ == "AgentOutput":  # one LLM call ended: its calls first
+            calls = getattr(event, "tool_calls", None) or []
+            for call in calls:
+                out.extend(self._call(call.tool_id, call.tool_name, call.tool_kwargs))
+            out.append(StepFinish("tool-calls" if calls else "stop"))
+        else:
+            out.extend(_as_list(_llama_index(event)))
+        return out
+
+    # pydantic-ai agent event streams
+
+    def _pydantic_ai(self, event: Any) -> list[object]:
+        kind = getattr(event, "event_kind", None)
+        if not isinstance(kind, str):
+            return _as_list(chunk_item(event))  # result.usage
+        out: list[object] = []
+        if self._calls_open and kind != "function_tool_call":
+            self._calls_open = False
+            out.append(StepFinish("tool-calls"))
+        if kind == "part_start":
+            out.extend(_pydantic_ai_part(event.part))
+        elif kind == "part_delta":
+            out.extend(_pydantic_ai_delta(event.delta))
+        elif kind == "function_tool_call":
+            part = event.part
+            args = part.args_as_dict() if hasattr(part, "args_as_dict") else part.args
+            out.extend(self._call(part.tool_call_id, part.tool_name, args))
+            self._calls_open = True
+        elif kind == "function_tool_result":
+            out.append(_pydantic_ai_result(getattr(event, "part", None) or event.result))
+        elif kind == "agent_run_result":
+            usage = event.result.usage  # a property, a method in older releases
+            if callable(usage) and not hasattr(usage, "input_tokens"):
+                usage = usage()
+            out.append(_pydantic_ai(usage))
+        return out
+
+
+def _as_list(converted: str | Usage | tuple[str, Usage] | None) -> list[object]:
+    if converted is None:
+        return []
+    if isinstance(converted, tuple):
+        return [converted[0], converted[1]]
+    return [converted]
+
+
+def _reasoning_blocks(content: list[Any]) -> Iterator[str]:
+    """Reasoning in content blocks: LangChain's ``reasoning`` (its text, or OpenAI's
+    summary parts) and Anthropic's ``thinking``."""
+    for block in content:
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "thinking":
+            text = block.get("thinking")
+        elif kind == "reasoning":
+            text = block.get("reasoning")
+            summary = block.get("summary")
+            if text is None and isinstance(summary, list):
+                text = "".join(s["text"] for s in summary if isinstance(s, Mapping) and "text" in s)
+        else:
+            continue
+        if isinstance(text, str) and text:
+            yield text
+
+
+def _langchain_result(message: Any) -> ToolResult:
+    name = message.name if isinstance(getattr(message, "name", None), str) else ""
+    content = message.content
+    if isinstance(content, list):
+        content = _content_text(content) or content
+    if getattr(message, "status", None) == "error":
+        return ToolResult(str(message.tool_call_id), name, error=str(content))
+    return ToolResult(str(message.tool_call_id), name, output=content)
+
+
+def _llama_index_result(event: Any) -> ToolResult:
+    output = event.tool_output
+    content = getattr(output, "content", output)
+    if getattr(output, "is_error", False):
+        return ToolResult(str(event.tool_id), str(event.tool_name), error=str(content))
+    return ToolResult(str(event.tool_id), str(event.tool_name), output=content)
+
+
+def _pydantic_ai_part(part: Any) -> list[object]:
+    kind = getattr(part, "part_kind", None)
+    content = getattr(part, "content", None)
+    if not isinstance(content, str) or not content:
+        return []
+    if kind == "text":
+        return [content]
+    if kind == "thinking":
+        return [Reasoning(content)]
+    return []  # a tool call's start: sent whole by its FunctionToolCallEvent
+
+
+def _pydantic_ai_delta(delta: Any) -> list[object]:
+    kind = getattr(delta, "part_delta_kind", None)
+    content = getattr(delta, "content_delta", None)
+    if not isinstance(content, str) or not content:
+        return []
+    if kind == "text":
+        return [content]
+    if kind == "thinking":
+        return [Reasoning(content)]
+    return []
+
+
+def _pydantic_ai_result(part: Any) -> ToolResult:
+    call_id, name = str(part.tool_call_id), str(part.tool_name or "")
+    if getattr(part, "part_kind", None) == "retry-prompt":  # older releases: a retry
+        return ToolResult(call_id, name, error=str(part.content))
+    if getattr(part, "outcome", "success") != "success":  # failed, denied, retried, ...
+        return ToolResult(call_id, name, error=str(part.content))
+    return ToolResult(call_id, name, output=part.content)

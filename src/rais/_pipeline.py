@@ -33,7 +33,7 @@ from typing import Any, TypeAlias, cast
 
 from . import _threads as threads
 from ._chat import Turn, Usage
-from ._chunks import chunk_item, source_of
+from ._chunks import ChunkParts, source_of
 from ._errors import RaisError, RedactingFilter, redacted_traceback, safe_message
 from ._events import (
     DONE,
@@ -80,6 +80,7 @@ async def rais_events(
     that ended the stream, so a caller can answer with its status and report it.
     """
     items: AsyncIterator[Item] | None = None
+    frameworks: ChunkParts | None = None  # an LLM framework's items, once one comes
     record = turn if turn is not None else Turn()
     parts = record.parts
     # OpenTelemetry's span (None when it is not installed), ended by the caller's Turn.finish
@@ -108,14 +109,26 @@ async def rais_events(
                 parts.append(item)
                 yield text_event(item)
                 continue
-            converted = _to_event(item, record)
-            if converted is None:
+            if isinstance(item, _OWN) or type(item) in _PARTS:
+                converted = _to_event(item, record)
+                if converted is None:
+                    continue
+                if converted.terminal:
+                    yield _final(converted, secrets)
+                    return
+                _record(record, converted)
+                yield converted
                 continue
-            if converted.terminal:
-                yield _final(converted, secrets)
-                return
-            _record(record, converted)
-            yield converted
+            # LangChain, LlamaIndex and pydantic-ai items (TypeError for anything unknown)
+            if frameworks is None:
+                frameworks = ChunkParts()
+            for converted in _to_events(frameworks.parts(item), record):
+                _record(record, converted)
+                yield converted
+        if frameworks is not None:  # tool calls still in fragments: complete
+            for converted in _to_events(frameworks.close(), record):
+                _record(record, converted)
+                yield converted
     except GeneratorExit:
         raise  # closed by its consumer
     except asyncio.CancelledError as exc:
@@ -208,16 +221,17 @@ def _to_event(item: Any, turn: Turn) -> Event | None:
     kind = _PARTS.get(type(item))
     if kind is not None:
         return _part(kind, item, turn)
-    # LangChain, LlamaIndex and pydantic-ai chunks (TypeError for anything unknown).
-    converted = chunk_item(item)
-    if isinstance(converted, tuple):
-        text, usage = converted
-        turn.add_usage(usage)
-        return text_event(text) if text else None
-    if isinstance(converted, Usage):
-        turn.add_usage(converted)
-        return None
-    return text_event(converted) if converted else None
+    raise TypeError(f"not a stream item: {type(item).__name__}")
+
+
+#: What a source yields that is rais's own (beside the typed parts): anything else is an
+#: LLM framework's item, converted by :class:`ChunkParts`.
+_OWN = (str, Event, dict, Usage)
+
+
+def _to_events(items: list[object], turn: Turn) -> list[Event]:
+    """A framework item's rais items (text, usage, reasoning, tool calls) as events."""
+    return [event for item in items if (event := _to_event(item, turn)) is not None]
 
 
 _PARTS: dict[type, str] = {
