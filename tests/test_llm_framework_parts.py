@@ -543,3 +543,15 @@ def test_llama_index_thinking_delta_is_reasoning() -> None:
         Reasoning("hmm"),
         "Hi",
     ]
+
+
+async def test_pydantic_ai_event_stream_returned_as_it_is(upstream: FakeUpstream) -> None:
+    """``return agent.run_stream_events(...)``: rais enters it and streams its events."""
+    agent = pydantic_agent(upstream)
+    frames, result = await through_ai_sdk(
+        lambda chat: agent.run_stream_events(chat.messages[-1]["content"]),
+        '[tool:weather:{"city": "Rome"}] go',
+    )
+    assert result.outcome == "done" and result.text == "Results: sunny in Rome"
+    assert [(t.name, t.input) for t in result.tool_calls] == [("weather", {"city": "Rome"})]
+    assert "tool-output-available" in frame_types(frames)

@@ -9,7 +9,7 @@ light, and a user's subclass of a framework's chunk is still recognised.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,9 @@ def source_of(obj: object) -> object:
     A LlamaIndex ``StreamingResponse`` (``query_engine.query`` with ``streaming=True``)
     becomes its ``response_gen``, an ``AsyncStreamingResponse`` or an async chat
     engine's response its ``async_response_gen()``; a single LangChain message (what
-    ``ainvoke`` returns) becomes a one-item stream. Anything else is returned as is.
+    ``ainvoke`` returns) becomes a one-item stream; pydantic-ai's
+    ``agent.run_stream_events(...)`` is entered and its events streamed. Anything else is
+    returned as is.
     """
     family = _family(type(obj))
     if family == "llama_index":
@@ -95,7 +97,17 @@ def source_of(obj: object) -> object:
     if family == "langchain" and _is_langchain_message(obj):
         # A message is a pydantic model, and iterating one yields its fields.
         return (obj,)
+    if family == "pydantic_ai" and hasattr(obj, "__aenter__") and not hasattr(obj, "__aiter__"):
+        return _entered(obj)  # agent.run_stream_events(...): held open while rais streams
     return obj
+
+
+async def _entered(context: Any) -> AsyncIterator[object]:
+    """The events of an async context manager that gives an event stream; leaving early
+    exits it, which ends the run."""
+    async with context as events:
+        async for event in events:
+            yield event
 
 
 def _name(item: object) -> str:
