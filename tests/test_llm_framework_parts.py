@@ -109,24 +109,36 @@ def text_of(items: list[Any]) -> str:
     return "".join(item for item in items if isinstance(item, str))
 
 
-async def through_ai_sdk(handler: Any, question: str) -> tuple[list[dict[str, Any]], StreamResult]:
-    """POST one AI SDK chat to a rais endpoint: its UI message stream chunks and what
-    on_finish was given."""
+async def through_ai_sdk(
+    handler: Any, question: str, protocol: str = "ai-sdk"
+) -> tuple[list[dict[str, Any]], StreamResult]:
+    """POST one AI SDK (or AG-UI) chat to a rais endpoint: its stream's chunks (events)
+    and what on_finish was given."""
     results: list[StreamResult] = []
     app = Starlette(
         routes=[
             Route(
                 "/api/chat",
-                rais_endpoint(handler=handler, protocol="ai-sdk", on_finish=results.append),
+                rais_endpoint(handler=handler, protocol=protocol, on_finish=results.append),
                 methods=["POST"],
             )
         ]
     )
-    body = {
+    body: dict[str, Any] = {
         "id": "chat-1",
         "trigger": "submit-message",
         "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": question}]}],
     }
+    if protocol == "ag-ui":
+        body = {
+            "threadId": "t1",
+            "runId": "r1",
+            "messages": [{"id": "m1", "role": "user", "content": question}],
+            "state": {},
+            "tools": [],
+            "context": [],
+            "forwardedProps": {},
+        }
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.post("/api/chat", json=body)
@@ -355,6 +367,15 @@ def test_langchain_reasoning_blocks_and_content_filter() -> None:
     ]
 
 
+def test_langchain_finish_reason_keys_of_other_integrations() -> None:
+    chunks = [
+        AIMessageChunk(content="", response_metadata={"stop_reason": "tool_use"}),  # Anthropic
+        AIMessageChunk(content="", response_metadata={"done_reason": "length"}),  # Ollama
+        AIMessageChunk(content="", response_metadata={"finish_reason": "STOP"}),  # Gemini
+    ]
+    assert convert(chunks) == [StepFinish("tool-calls"), StepFinish("length"), StepFinish("stop")]
+
+
 def test_langchain_tool_messages_whole_messages_and_langgraph_tuples() -> None:
     call = {"name": "weather", "args": {"city": "Oslo"}, "id": "c1"}
     meta = {"langgraph_node": "agent"}
@@ -555,3 +576,53 @@ async def test_pydantic_ai_event_stream_returned_as_it_is(upstream: FakeUpstream
     assert result.outcome == "done" and result.text == "Results: sunny in Rome"
     assert [(t.name, t.input) for t in result.tool_calls] == [("weather", {"city": "Rome"})]
     assert "tool-output-available" in frame_types(frames)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_llama_index_agent_through_ag_ui() -> None:
+    agent = FunctionAgent(llm=MockFunctionCallingLLM(), tools=llama_tools())
+
+    async def handler(chat: Any) -> AsyncIterator[Any]:
+        run = agent.run(user_msg="weather?", memory=ChatMemoryBuffer.from_defaults())
+        async for event in run.stream_events():
+            yield event
+        await run
+
+    frames, result = await through_ai_sdk(handler, "weather?", protocol="ag-ui")
+    assert result.outcome == "done" and len(result.tool_calls) == 2
+    types = frame_types(frames)
+    assert types.count("TOOL_CALL_START") == types.count("TOOL_CALL_END") == 2
+    assert types.count("TOOL_CALL_RESULT") == 2
+    args = [f["delta"] for f in frames if f["type"] == "TOOL_CALL_ARGS"]
+    assert [json.loads(a) for a in args] == [{"city": "Paris"}, {"x": 1}]
+    text = "".join(f["delta"] for f in frames if f["type"] == "TEXT_MESSAGE_CONTENT")
+    assert text == "Tool calls complete."
+
+
+async def test_langchain_reasoning_through_ag_ui(upstream: FakeUpstream) -> None:
+    llm = FakeOpenAIChat(base_url=upstream.base_url)
+    frames, result = await through_ai_sdk(
+        lambda chat: llm.astream([HumanMessage("[think:because][tokens:Blue.]")]),
+        "why?",
+        protocol="ag-ui",
+    )
+    assert result.outcome == "done" and result.text == "Blue." and result.reasoning == "because"
+    reasoning = "".join(f["delta"] for f in frames if f["type"] == "REASONING_MESSAGE_CONTENT")
+    text = "".join(f["delta"] for f in frames if f["type"] == "TEXT_MESSAGE_CONTENT")
+    assert (reasoning, text) == ("because", "Blue.")
+
+
+async def test_leaving_a_returned_pydantic_ai_event_stream_ends_the_run(
+    upstream: FakeUpstream,
+) -> None:
+    from rais._chat import Turn
+    from rais._pipeline import rais_events
+
+    agent = pydantic_agent(upstream)
+    cancelled = upstream.cancelled
+    events = rais_events(agent.run_stream_events("[count:50][delay:0.1] go"), turn=Turn())
+    async for event in events:
+        if event.type == "text":
+            break
+    await events.aclose()
+    assert await upstream.wait_cancelled_async(cancelled + 1)

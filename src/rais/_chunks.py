@@ -251,6 +251,10 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+#: Where LangChain's integrations put it: OpenAI, Gemini; Anthropic; Ollama; Bedrock.
+_REASON_KEYS = ("finish_reason", "stop_reason", "done_reason", "stopReason")
+
+
 def finish_reason(raw: object) -> FinishReason | None:
     """A framework's finish reason in rais's vocabulary (``None`` when there is none)."""
     if not isinstance(raw, str) or not raw:
@@ -348,7 +352,7 @@ class ChunkParts:
             out.append(usage)
         metadata = getattr(message, "response_metadata", None)
         if isinstance(metadata, Mapping):
-            reason = finish_reason(metadata.get("finish_reason") or metadata.get("stop_reason"))
+            reason = finish_reason(next((metadata[k] for k in _REASON_KEYS if k in metadata), None))
             if reason is not None:
                 out.extend(self._complete())
                 out.append(StepFinish(reason))
