@@ -626,3 +626,16 @@ async def test_leaving_a_returned_pydantic_ai_event_stream_ends_the_run(
             break
     await events.aclose()
     assert await upstream.wait_cancelled_async(cancelled + 1)
+
+
+async def test_pydantic_ai_bad_json_arguments(upstream: FakeUpstream) -> None:
+    """Arguments that are not JSON: the call keeps them as a string, its result is the
+    retry pydantic-ai asks the model for."""
+    agent = pydantic_agent(upstream)
+    async with agent.run_stream_events("[tool:weather:{city: Paris] go") as events:
+        items = await aconvert(events)
+    (call,) = of(items, ToolCall)
+    assert call.name == "weather" and call.input == "{city: Paris"
+    (result,) = of(items, ToolResult)
+    assert result.id == call.id and result.error
+    assert text_of(items).startswith("Results: ")

@@ -429,9 +429,8 @@ class ChunkParts:
         elif kind == "part_delta":
             out.extend(_pydantic_ai_delta(event.delta))
         elif kind == "function_tool_call":
-            part = event.part
-            args = part.args_as_dict() if hasattr(part, "args_as_dict") else part.args
-            out.extend(self._call(part.tool_call_id, part.tool_name, args))
+            part = event.part  # its args: a JSON string (parsed here) or a dict
+            out.extend(self._call(part.tool_call_id, part.tool_name, part.args))
             self._calls_open = True
         elif kind == "function_tool_result":
             out.append(_pydantic_ai_result(getattr(event, "part", None) or event.result))
