@@ -4,6 +4,11 @@ A handler can return ``llm.astream(messages)`` or a LlamaIndex streaming respons
 without writing a conversion loop. The frameworks are recognised by the module their
 classes live in and by duck typing, never by importing them: ``import rais`` stays
 light, and a user's subclass of a framework's chunk is still recognised.
+
+:func:`chunk_item` gives a chunk's text and usage; :class:`ChunkParts` (one per stream,
+what the pipeline uses) gives everything else too: reasoning, tool calls built from
+their fragments, tool results, the end of each model call (LangChain chunks and tool
+messages, pydantic-ai's agent event stream, LlamaIndex's agent workflow events).
 """
 
 from __future__ import annotations
