@@ -24,6 +24,15 @@ message (or in the model name, e.g. model ``"fault-401"``)::
                       ``input_json_delta`` (stop ``tool_use``). JSON that does not parse is
                       sent as it is, up to the next ``]``, to test bad arguments.
     [finish:length]   end a text answer with finish ``length`` / stop ``max_tokens``
+                      (Responses API: ``response.incomplete``, reason ``max_output_tokens``)
+
+The OpenAI fake also answers ``POST /v1/responses``, the Responses API: its typed SSE
+events (``event:`` lines, ``type`` and ``sequence_number`` in each ``data``), the response
+object in ``response.created`` / ``completed`` / ``incomplete`` / ``failed``, reasoning as
+``reasoning_summary_text`` deltas, tool calls as ``function_call`` output items. The same
+directives apply (to the last user item of ``input``); ``[fault:error_mid]`` ends with an
+``error`` event, ``[fault:failed]`` with ``response.failed``. A conversation that ends with
+``function_call_output`` items gets the ``Results:`` answer.
 
 When the conversation ends with tool results (OpenAI ``tool`` messages, an Anthropic user
 message of ``tool_result`` blocks), the answer is text: ``"Results: "`` and the results'
@@ -44,6 +53,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -69,7 +79,7 @@ __all__ = [
 
 Provider = Literal["openai", "anthropic"]
 
-FAULT_MODES = frozenset({"slow", "error_mid", "401", "429", "500", "hang", "bad_model"})
+FAULT_MODES = frozenset({"slow", "error_mid", "401", "429", "500", "hang", "bad_model", "failed"})
 
 #: Seconds between tokens for ``[fault:slow]``.
 SLOW_DELAY = 0.05
@@ -303,6 +313,28 @@ def _all_text(body: Any) -> str:
             if isinstance(msg, dict):
                 chunks.append(_content_text(msg.get("content")))
     return " ".join(chunks)
+
+
+def _responses_view(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API body as chat-completions ``messages`` (for the directives, the
+    ``Results:`` answer and the token estimate): ``input`` (a string, or items), and
+    ``instructions`` as the system prompt."""
+    raw = body.get("input")
+    items: list[Any] = [{"role": "user", "content": raw}] if isinstance(raw, str) else []
+    if isinstance(raw, list):
+        items = raw
+    messages: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind == "function_call_output":
+            messages.append({"role": "tool", "content": _content_text(item.get("output"))})
+        elif kind == "function_call":
+            messages.append({"role": "assistant", "content": "", "tool_calls": [item]})
+        elif kind in (None, "message") and isinstance(item.get("role"), str):
+            messages.append({"role": item["role"], "content": item.get("content")})
+    return {"system": body.get("instructions"), "messages": messages}
 
 
 def _estimate_tokens(text: str) -> int:
@@ -765,8 +797,12 @@ class FakeUpstream:
             body=req.body,
             query=query,
         )
-        endpoint = "/v1/chat/completions" if self.provider == "openai" else "/v1/messages"
-        if req.method != "POST" or path != endpoint:
+        endpoints = (
+            ("/v1/chat/completions", "/v1/responses")
+            if self.provider == "openai"
+            else ("/v1/messages",)
+        )
+        if req.method != "POST" or path not in endpoints:
             self._record(record)
             msg = f"Invalid URL ({req.method} {path})" if self.provider == "openai" else "Not Found"
             return await self._send_error(conn, 404, "not_found", msg)
@@ -783,11 +819,13 @@ class FakeUpstream:
 
         model = parsed.get("model")
         model_s = model if isinstance(model, str) else ""
-        directives = parse_directives(_last_user_text(parsed), model_s)
+        responses_api = path == "/v1/responses"
+        view = _responses_view(parsed) if responses_api else parsed
+        directives = parse_directives(_last_user_text(view), model_s)
         record.directives = directives
         self._record(record)
         tokens = directives.token_list(self.default_tokens)
-        results = _tool_results(parsed)
+        results = _tool_results(view)
         if results is not None:  # the model read the tool results: it answers with them
             tokens = ["Results: "]
             for i, result in enumerate(results):
@@ -815,6 +853,12 @@ class FakeUpstream:
                 return False
             if fault == "error_mid" and not stream:
                 return await self._send_error(conn, 500, "server", "")
+            if responses_api:
+                if stream:
+                    return await self._responses_stream(
+                        conn, parsed, model_s, tokens, directives, calls
+                    )
+                return await self._responses_plain(conn, parsed, model_s, tokens, directives, calls)
             if self.provider == "openai":
                 if stream:
                     return await self._openai_stream(
@@ -1201,6 +1245,280 @@ class FakeUpstream:
             "service_tier": "default",
             "system_fingerprint": None,
         }
+        return await self._send_json(conn, 200, result)
+
+    # ------------------------------------------------------------------ OpenAI Responses
+
+    @staticmethod
+    def _response_object(
+        body: dict[str, Any],
+        rid: str,
+        created: int,
+        model: str,
+        status: str,
+        output: list[dict[str, Any]],
+        usage: dict[str, Any] | None = None,
+        *,
+        incomplete: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``response`` object, as the Responses API sends it in its lifecycle events."""
+        tools = body.get("tools")
+        return {
+            "id": rid,
+            "object": "response",
+            "created_at": created,
+            "status": status,
+            "background": False,
+            "error": error,
+            "incomplete_details": incomplete,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": None,
+            "model": model,
+            "output": output,
+            "parallel_tool_calls": True,
+            "previous_response_id": None,
+            "prompt_cache_key": None,
+            "reasoning": {"effort": None, "summary": None},
+            "safety_identifier": None,
+            "service_tier": "default",
+            "store": True,
+            "temperature": 1.0,
+            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "tool_choice": "auto",
+            "tools": tools if isinstance(tools, list) else [],
+            "top_logprobs": 0,
+            "top_p": 1.0,
+            "truncation": "disabled",
+            "usage": usage,
+            "user": None,
+            "metadata": {},
+        }
+
+    @staticmethod
+    def _responses_usage(body: dict[str, Any], output: int, reasoning: int) -> dict[str, Any]:
+        prompt = _estimate_tokens(_all_text(_responses_view(body)))
+        return {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": output + reasoning,
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": prompt + output + reasoning,
+        }
+
+    @staticmethod
+    def _responses_items(
+        tokens: list[str], d: Directives, calls: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """The output items of a whole answer: reasoning, then function calls or a message."""
+        items: list[dict[str, Any]] = []
+        if d.think:
+            summary = [{"type": "summary_text", "text": d.think}]
+            items.append({"id": f"rs_{_rand(48)}", "type": "reasoning", "summary": summary})
+        for name, arguments in calls:
+            items.append(
+                {
+                    "id": f"fc_{_rand(48)}",
+                    "type": "function_call",
+                    "status": "completed",
+                    "arguments": arguments,
+                    "call_id": f"call_{_rand(24)}",
+                    "name": name,
+                }
+            )
+        if not calls:
+            text = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+            text["text"] = "".join(tokens)
+            status = "incomplete" if d.finish == "length" else "completed"
+            items.append(
+                {
+                    "id": f"msg_{_rand(48)}",
+                    "type": "message",
+                    "status": status,
+                    "content": [text],
+                    "role": "assistant",
+                }
+            )
+        return items
+
+    async def _responses_stream(
+        self,
+        conn: _Conn,
+        body: dict[str, Any],
+        model: str,
+        tokens: list[str],
+        d: Directives,
+        calls: list[tuple[str, str]],
+    ) -> bool:
+        rid, created = f"resp_{_rand(48)}", int(time.time())
+        numbers = itertools.count()
+        done: list[dict[str, Any]] = []  # the output items sent so far
+
+        def event(kind: str, **fields: Any) -> bytes:
+            data = {"type": kind, "sequence_number": next(numbers), **fields}
+            return f"event: {kind}\ndata: {_dumps(data)}\n\n".encode()
+
+        def lifecycle(kind: str, status: str, usage: Any = None, **extra: Any) -> bytes:
+            response = self._response_object(
+                body, rid, created, model, status, list(done), usage, **extra
+            )
+            return event(kind, response=response)
+
+        def obfuscation() -> str:
+            return _rand(secrets.randbelow(12) + 1)
+
+        if not await self._start_sse(conn):
+            return await self._abandoned(conn)
+        opening = lifecycle("response.created", "in_progress")
+        opening += lifecycle("response.in_progress", "in_progress")
+        if not await conn.send_chunk(opening):
+            return await self._abandoned(conn)
+        if d.fault == "hang":
+            await conn.wait_disconnect()
+            return await self._abandoned(conn)
+        items = self._responses_items(tokens, d, calls)
+        frames: list[bytes] = []
+        for index, item in enumerate(items[:-1] if not calls else items):
+            iid = item["id"]
+            if item["type"] == "reasoning":
+                frames.append(
+                    event(
+                        "response.output_item.added",
+                        output_index=index,
+                        item={**item, "summary": []},
+                    )
+                )
+                part = {"type": "summary_text", "text": ""}
+                where = {"item_id": iid, "output_index": index, "summary_index": 0}
+                frames.append(event("response.reasoning_summary_part.added", **where, part=part))
+                frames += [
+                    event(
+                        "response.reasoning_summary_text.delta",
+                        **where,
+                        delta=piece,
+                        obfuscation=obfuscation(),
+                    )
+                    for piece in _words(d.think or "")
+                ]
+                text = item["summary"][0]["text"]
+                frames.append(event("response.reasoning_summary_text.done", **where, text=text))
+                frames.append(
+                    event("response.reasoning_summary_part.done", **where, part=item["summary"][0])
+                )
+            else:  # a function call
+                started = {**item, "status": "in_progress", "arguments": ""}
+                frames.append(event("response.output_item.added", output_index=index, item=started))
+                where = {"item_id": iid, "output_index": index}
+                frames += [
+                    event(
+                        "response.function_call_arguments.delta",
+                        **where,
+                        delta=piece,
+                        obfuscation=obfuscation(),
+                    )
+                    for piece in _pieces(item["arguments"])
+                ]
+                frames.append(
+                    event(
+                        "response.function_call_arguments.done",
+                        **where,
+                        arguments=item["arguments"],
+                    )
+                )
+            frames.append(event("response.output_item.done", output_index=index, item=item))
+            done.append(item)
+        if not await self._send_paced(conn, frames, d):
+            return await self._abandoned(conn)
+        if calls:
+            usage = self._responses_usage(body, len(frames), len(_words(d.think or "")))
+            return await self._responses_finish(
+                conn, lifecycle("response.completed", "completed", usage)
+            )
+
+        message = items[-1]
+        index = len(done)
+        where = {"item_id": message["id"], "output_index": index, "content_index": 0}
+        empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        started = {**message, "status": "in_progress", "content": []}
+        head = event("response.output_item.added", output_index=index, item=started)
+        head += event("response.content_part.added", **where, part=empty)
+        if not await conn.send_chunk(head):
+            return await self._abandoned(conn)
+
+        async def send_token(tok: str) -> bool:
+            delta = event(
+                "response.output_text.delta",
+                **where,
+                delta=tok,
+                logprobs=[],
+                obfuscation=obfuscation(),
+            )
+            return await conn.send_chunk(delta)
+
+        alive, _sent = await self._emit_tokens(conn, tokens, d, send_token)
+        if not alive:
+            return await self._abandoned(conn)
+        if d.fault in ("error_mid", "failed"):
+            message_text = (
+                "The server had an error while processing your request. Sorry about that!"
+            )
+            if d.fault == "error_mid":
+                frame = event("error", code="server_error", message=message_text, param=None)
+            else:
+                failure = {"code": "server_error", "message": message_text}
+                frame = lifecycle("response.failed", "failed", error=failure)
+            if await conn.send_chunk(frame):
+                await conn.end_chunks()
+            self._bump("errored")
+            return False  # close the connection after a mid-stream failure
+        part = message["content"][0]
+        frames = [
+            event("response.output_text.done", **where, text=part["text"], logprobs=[]),
+            event("response.content_part.done", **where, part=part),
+            event("response.output_item.done", output_index=index, item=message),
+        ]
+        done.append(message)
+        usage = self._responses_usage(body, len(tokens), len(_words(d.think or "")))
+        if d.finish == "length":
+            reason = {"reason": "max_output_tokens"}
+            frames.append(lifecycle("response.incomplete", "incomplete", usage, incomplete=reason))
+        else:
+            frames.append(lifecycle("response.completed", "completed", usage))
+        return await self._responses_finish(conn, b"".join(frames))
+
+    async def _responses_finish(self, conn: _Conn, frames: bytes) -> bool:
+        if not await conn.send_chunk(frames) or not await conn.end_chunks():
+            return await self._abandoned(conn)
+        self._bump("completed")
+        return True
+
+    async def _responses_plain(
+        self,
+        conn: _Conn,
+        body: dict[str, Any],
+        model: str,
+        tokens: list[str],
+        d: Directives,
+        calls: list[tuple[str, str]],
+    ) -> bool:
+        if await conn.sleep_or_disconnect(d.token_delay() * len(tokens)):
+            return await self._abandoned(conn)
+        items = self._responses_items(tokens, d, calls)
+        usage = self._responses_usage(body, len(tokens), len(_words(d.think or "")))
+        length = d.finish == "length" and not calls
+        status = "incomplete" if length else "completed"
+        incomplete = {"reason": "max_output_tokens"} if length else None
+        result = self._response_object(
+            body,
+            f"resp_{_rand(48)}",
+            int(time.time()),
+            model,
+            status,
+            items,
+            usage,
+            incomplete=incomplete,
+        )
         return await self._send_json(conn, 200, result)
 
     # ------------------------------------------------------------------ Anthropic

@@ -76,6 +76,18 @@ def client_key(config: ProviderConfig, api_key: str | None) -> tuple[Any, ...]:
     return (config.provider, api_key, config.base_url, config.timeout, config.max_retries)
 
 
+def openai_client(openai: Any, config: ProviderConfig) -> Any:
+    """The cached ``AsyncOpenAI`` client for ``config`` (chat completions and the Responses
+    API share it); an OpenAI-compatible server at ``base_url`` may need no key."""
+    api_key = config.resolved_key()
+    if not api_key and not config.base_url:
+        raise missing_key("openai")
+    return cached_client(
+        client_key(config, api_key),
+        lambda: openai.AsyncOpenAI(**client_options(config, api_key or "not-needed")),
+    )
+
+
 def missing_sdk(package: str) -> RaisError:
     return RaisError(
         f"The {package} package is not installed: pip install 'rais[{package}]'", status=500

@@ -1,4 +1,5 @@
-"""OpenAI chat completions, and every OpenAI-compatible server through ``base_url``."""
+"""OpenAI chat completions, and every OpenAI-compatible server through ``base_url``; the
+Responses API (rais._providers.openai_responses) with ``options={"api": "responses"}``."""
 
 from __future__ import annotations
 
@@ -6,21 +7,20 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._errors import RaisError
 from .._parts import FinishReason, Reasoning, StepFinish, ToolCall, ToolInputDelta, Usage
 from ._common import (
     Messages,
     ProviderConfig,
     StreamItem,
-    cached_client,
-    client_key,
-    client_options,
-    missing_key,
     missing_sdk,
+    openai_client,
     parse_arguments,
     sdk_options,
     text_of,
 )
 from ._errors import upstream_error
+from .openai_responses import stream as responses_stream
 
 #: ``finish_reason`` in the AI SDK's vocabulary (``function_call``: the legacy name).
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -125,7 +125,24 @@ class _Calls:
         return calls
 
 
-async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[StreamItem]:
+#: The OpenAI APIs ``options={"api": ...}`` chooses from (``chat`` when not given).
+APIS = ("chat", "responses")
+
+
+def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[StreamItem]:
+    """Chat completions, or the Responses API with ``options={"api": "responses"}`` (an
+    option rather than a provider of its own, so that ``configure`` can choose it per
+    request like any other option; the key, ``base_url`` and client are the same)."""
+    api = config.options.get("api", "chat")
+    if api == "responses":
+        return responses_stream(messages, config)
+    if api != "chat":
+        known = ", ".join(repr(name) for name in APIS)
+        raise RaisError(f"Unknown OpenAI api {api!r}: use one of {known}.", status=500)
+    return chat_stream(messages, config)
+
+
+async def chat_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[StreamItem]:
     """Text chunks first-class; besides them, in stream order: :class:`rais.Reasoning`
     (``reasoning_content`` / ``reasoning`` deltas of DeepSeek, vLLM, Ollama ...), a
     :class:`rais.ToolInputDelta` per argument fragment, a :class:`rais.ToolCall` per call
@@ -134,15 +151,11 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[St
         import openai
     except ImportError:
         raise missing_sdk("openai") from None
-    api_key = config.resolved_key()
-    if not api_key and not config.base_url:
-        raise missing_key("openai")
-
-    client = cached_client(
-        client_key(config, api_key),
-        lambda: openai.AsyncOpenAI(**client_options(config, api_key or "not-needed")),
-    )
-    options = sdk_options(client.chat.completions.create, config.options)
+    client = openai_client(openai, config)
+    given = config.options
+    if "api" in given:  # rais's choice of API, not a request parameter
+        given = {key: value for key, value in given.items() if key != "api"}
+    options = sdk_options(client.chat.completions.create, given)
     if config.usage and "stream_options" not in options:
         options["stream_options"] = {"include_usage": True}  # a last chunk carries usage
     if config.tools:
