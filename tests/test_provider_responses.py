@@ -367,6 +367,17 @@ async def test_configure_chooses_the_api_per_request(upstream: FakeUpstream) -> 
         assert [r.path for r in upstream.requests] == [path]
 
 
+async def test_a_handler_chooses_it_for_chat_stream(upstream: FakeUpstream) -> None:
+    async def handler(chat: Any) -> Any:
+        async for item in chat.stream(api="responses", system="Short."):
+            yield item
+
+    got = await events(endpoint(upstream, handler=handler), "[tokens:b|c]")
+    assert got == [{"type": "text", "text": "b"}, {"type": "text", "text": "c"}, {"type": "done"}]
+    (request,) = upstream.requests
+    assert request.path == "/v1/responses" and request.json["instructions"] == "Short."
+
+
 # --------------------------------------------------------------------------- failures
 
 
