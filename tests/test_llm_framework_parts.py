@@ -3,11 +3,12 @@ results, finish reasons and usage become rais's typed items (issue 18.2).
 
 The real packages run against the fake OpenAI upstream (tests/fakes/upstreams.py):
 ``[think:...]`` streams ``reasoning_content``, ``[tool:NAME:JSON]`` tool-call deltas, and
-tool results are answered with ``Results: a | b``. langchain-openai is not a dependency,
-so :class:`FakeOpenAIChat` is a real langchain-core chat model that streams with the
-openai SDK and builds its chunks as langchain-openai does (``tool_call_chunks``,
-``additional_kwargs["reasoning_content"]``, ``response_metadata["finish_reason"]``,
-``usage_metadata``). LlamaIndex's agent runs with its own MockFunctionCallingLLM.
+tool results are answered with ``Results: a | b``. langchain-openai's ``ChatOpenAI`` runs
+against it too (tool calls, finish reason, usage); as it drops DeepSeek-style
+``reasoning_content``, :class:`FakeOpenAIChat` (a real langchain-core chat model that
+streams with the openai SDK and builds its chunks as ``ChatDeepSeek`` and
+langchain-openai do) covers ``additional_kwargs["reasoning_content"]`` beside the rest.
+LlamaIndex's agent runs with its own MockFunctionCallingLLM.
 """
 
 from __future__ import annotations
@@ -639,3 +640,31 @@ async def test_pydantic_ai_bad_json_arguments(upstream: FakeUpstream) -> None:
     (result,) = of(items, ToolResult)
     assert result.id == call.id and result.error
     assert text_of(items).startswith("Results: ")
+
+
+async def test_the_real_chat_openai_tool_calls_finish_and_usage(upstream: FakeUpstream) -> None:
+    """langchain-openai's own ChatOpenAI (not the stand-in) against the fake: its chunks'
+    tool_call_chunks, finish reason and usage map the same way."""
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        model="gpt-4o-mini", base_url=upstream.base_url, api_key=KEY, stream_usage=True
+    ).bind_tools(OPENAI_TOOLS)
+    question = '[tool:weather:{"city": "Paris"}][tool:divide:{"a": 1, "b": 0}] real'
+    items = await aconvert(llm.astream([HumanMessage(question)]))
+    calls = of(items, ToolCall)
+    assert [(c.name, c.input) for c in calls] == [
+        ("weather", {"city": "Paris"}),
+        ("divide", {"a": 1, "b": 0}),
+    ]
+    deltas = [d for d in of(items, ToolInputDelta) if d.id == calls[0].id]
+    assert "".join(d.delta for d in deltas) == '{"city": "Paris"}'
+    assert of(items, StepFinish) == [StepFinish("tool-calls")]
+    (usage,) = of(items, Usage)
+    assert usage.total_tokens and usage.completion_tokens
+    answer = await aconvert(
+        ChatOpenAI(model="gpt-4o-mini", base_url=upstream.base_url, api_key=KEY).astream(
+            [HumanMessage("[tokens:a|b][finish:length]")]
+        )
+    )
+    assert text_of(answer) == "ab" and of(answer, StepFinish) == [StepFinish("length")]
