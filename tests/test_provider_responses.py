@@ -148,6 +148,12 @@ async def test_reasoning_summary_is_reasoning_never_text(upstream: FakeUpstream)
     assert got[-1] == StepFinish("stop")
 
 
+async def test_summary_parts_are_paragraphs_of_one_reasoning(upstream: FakeUpstream) -> None:
+    got = await items(upstream, user("[think:First this.\\n\\nThen that.][tokens:ok]"))
+    assert "".join(r.text for r in of(Reasoning, got)) == "First this.\n\nThen that."
+    assert text_of(got) == "ok"
+
+
 async def test_usage_from_response_completed_comes_before_the_finish(
     upstream: FakeUpstream,
 ) -> None:

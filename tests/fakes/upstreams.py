@@ -29,9 +29,10 @@ message (or in the model name, e.g. model ``"fault-401"``)::
 The OpenAI fake also answers ``POST /v1/responses``, the Responses API: its typed SSE
 events (``event:`` lines, ``type`` and ``sequence_number`` in each ``data``), the response
 object in ``response.created`` / ``completed`` / ``incomplete`` / ``failed``, reasoning as
-``reasoning_summary_text`` deltas, tool calls as ``function_call`` output items. The same
-directives apply (to the last user item of ``input``); ``[fault:error_mid]`` ends with an
-``error`` event, ``[fault:failed]`` with ``response.failed``. A conversation that ends with
+``reasoning_summary_text`` deltas (a summary part per paragraph of ``[think:...]``), tool
+calls as ``function_call`` output items. The same directives apply (to the last user item
+of ``input``); ``[fault:error_mid]`` ends with an ``error`` event, ``[fault:failed]`` with
+``response.failed``. A conversation that ends with
 ``function_call_output`` items gets the ``Results:`` answer.
 
 When the conversation ends with tool results (OpenAI ``tool`` messages, an Anthropic user
@@ -1314,7 +1315,8 @@ class FakeUpstream:
         """The output items of a whole answer: reasoning, then function calls or a message."""
         items: list[dict[str, Any]] = []
         if d.think:
-            summary = [{"type": "summary_text", "text": d.think}]
+            paragraphs = [text for text in d.think.split("\n\n") if text]
+            summary = [{"type": "summary_text", "text": text} for text in paragraphs]
             items.append({"id": f"rs_{_rand(48)}", "type": "reasoning", "summary": summary})
         for name, arguments in calls:
             items.append(
@@ -1328,8 +1330,12 @@ class FakeUpstream:
                 }
             )
         if not calls:
-            text = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
-            text["text"] = "".join(tokens)
+            text = {
+                "type": "output_text",
+                "annotations": [],
+                "logprobs": [],
+                "text": "".join(tokens),
+            }
             status = "incomplete" if d.finish == "length" else "completed"
             items.append(
                 {
@@ -1389,23 +1395,26 @@ class FakeUpstream:
                         item={**item, "summary": []},
                     )
                 )
-                part = {"type": "summary_text", "text": ""}
-                where = {"item_id": iid, "output_index": index, "summary_index": 0}
-                frames.append(event("response.reasoning_summary_part.added", **where, part=part))
-                frames += [
-                    event(
-                        "response.reasoning_summary_text.delta",
-                        **where,
-                        delta=piece,
-                        obfuscation=obfuscation(),
+                for number, summary in enumerate(item["summary"]):  # a part per paragraph
+                    empty = {"type": "summary_text", "text": ""}
+                    where = {"item_id": iid, "output_index": index, "summary_index": number}
+                    frames.append(
+                        event("response.reasoning_summary_part.added", **where, part=empty)
                     )
-                    for piece in _words(d.think or "")
-                ]
-                text = item["summary"][0]["text"]
-                frames.append(event("response.reasoning_summary_text.done", **where, text=text))
-                frames.append(
-                    event("response.reasoning_summary_part.done", **where, part=item["summary"][0])
-                )
+                    frames += [
+                        event(
+                            "response.reasoning_summary_text.delta",
+                            **where,
+                            delta=piece,
+                            obfuscation=obfuscation(),
+                        )
+                        for piece in _words(summary["text"])
+                    ]
+                    text = summary["text"]
+                    frames.append(event("response.reasoning_summary_text.done", **where, text=text))
+                    frames.append(
+                        event("response.reasoning_summary_part.done", **where, part=summary)
+                    )
             else:  # a function call
                 started = {**item, "status": "in_progress", "arguments": ""}
                 frames.append(event("response.output_item.added", output_index=index, item=started))
