@@ -384,6 +384,17 @@ async def test_a_handler_chooses_it_for_chat_stream(upstream: FakeUpstream) -> N
     assert request.path == "/v1/responses" and request.json["instructions"] == "Short."
 
 
+async def test_an_unknown_api_fails_at_start_up_or_per_request(upstream: FakeUpstream) -> None:
+    with pytest.raises(RaisError, match="Unknown OpenAI api 'beta'"):
+        endpoint(upstream, options={"api": "beta"})
+    ep = endpoint(upstream, configure=lambda chat: {"api": "beta"})
+    reply = await ep.handle("POST", body("hi"), JSON)
+    assert (
+        reply.status == 500 and "Unknown OpenAI api" in json.loads(reply.body)["error"]["message"]
+    )
+    assert upstream.requests == []
+
+
 # --------------------------------------------------------------------------- failures
 
 

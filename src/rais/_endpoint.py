@@ -33,7 +33,13 @@ from ._bridge import run_sync
 from ._chat import Chat, OnFinish, Turn, access_log, log_value
 from ._codecs import AI_SDK, CODECS, RAIS, ProtocolName, detect, protocol_codec
 from ._pipeline import Source, rais_events
-from ._providers import ProviderConfig, preload_sdk, provider_stream, resolve_provider
+from ._providers import (
+    ProviderConfig,
+    check_config,
+    preload_sdk,
+    provider_stream,
+    resolve_provider,
+)
 from ._reply import Reply, error_reply, json_reply
 from ._request import (
     ChatRequest,
@@ -260,6 +266,7 @@ class ChatEndpoint:
             usage=self.usage,
             options=dict(self.options),
         )
+        check_config(self.config)  # e.g. an unknown OpenAI api fails at start-up
 
     # -- the entry points adapters call ----------------------------------------------
 

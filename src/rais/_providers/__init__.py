@@ -45,6 +45,15 @@ def resolve_provider(name: str) -> StreamFn:
     return stream
 
 
+def check_config(config: ProviderConfig) -> None:
+    """Raise :class:`RaisError` for provider options no request could use (an unknown
+    OpenAI ``api``), so that an endpoint fails at start-up rather than on every request."""
+    if config.provider == "openai":
+        from .openai import check_options
+
+        check_options(config.options)
+
+
 def preload_sdk(name: str) -> None:
     """Import a provider's SDK now (at app start-up), not on the event loop mid-request.
 

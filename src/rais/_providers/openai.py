@@ -133,13 +133,18 @@ def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[StreamIt
     """Chat completions, or the Responses API with ``options={"api": "responses"}`` (an
     option rather than a provider of its own, so that ``configure`` can choose it per
     request like any other option; the key, ``base_url`` and client are the same)."""
-    api = config.options.get("api", "chat")
-    if api == "responses":
+    check_options(config.options)
+    if config.options.get("api") == "responses":
         return responses_stream(messages, config)
-    if api != "chat":
+    return chat_stream(messages, config)
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Raise :class:`RaisError` for an ``api`` option that is not one of :data:`APIS`."""
+    api = options.get("api", "chat")
+    if api not in APIS:
         known = ", ".join(repr(name) for name in APIS)
         raise RaisError(f"Unknown OpenAI api {api!r}: use one of {known}.", status=500)
-    return chat_stream(messages, config)
 
 
 async def chat_stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[StreamItem]:
