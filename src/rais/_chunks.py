@@ -494,20 +494,16 @@ def _llama_index_result(event: Any) -> ToolResult:
 
 
 def _pydantic_ai_part(part: Any) -> list[object]:
-    kind = getattr(part, "part_kind", None)
-    content = getattr(part, "content", None)
-    if not isinstance(content, str) or not content:
-        return []
-    if kind == "text":
-        return [content]
-    if kind == "thinking":
-        return [Reasoning(content)]
-    return []  # a tool call's start: sent whole by its FunctionToolCallEvent
+    """A part's start (a tool call's is sent whole by its FunctionToolCallEvent)."""
+    return _text_or_thinking(getattr(part, "part_kind", None), getattr(part, "content", None))
 
 
 def _pydantic_ai_delta(delta: Any) -> list[object]:
     kind = getattr(delta, "part_delta_kind", None)
-    content = getattr(delta, "content_delta", None)
+    return _text_or_thinking(kind, getattr(delta, "content_delta", None))
+
+
+def _text_or_thinking(kind: Any, content: Any) -> list[object]:
     if not isinstance(content, str) or not content:
         return []
     if kind == "text":
