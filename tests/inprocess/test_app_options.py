@@ -467,16 +467,20 @@ async def test_a_base_exception_from_the_handler_is_one_safe_error_event(
     assert after.types == ["text", "done"], after.body
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 11),
-    strict=True,
-    reason="Python 3.10 has no Task.cancelling(): a CancelledError a handler raises itself "
-    "cannot be told from a client that left, and ends the stream as a cancel",
-)
 async def test_a_handler_raising_cancelled_error_itself_gets_one_error_event(
-    make_client: MakeClient,
+    make_client: MakeClient, client_class: type[Client], request: pytest.FixtureRequest
 ) -> None:
     """Issue 19.10: not a client or shutdown cancel, so not a silent end."""
+    if sys.version_info < (3, 11) and client_class.name not in PUSHED_ON_STARLETTE_ASGI:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="Python 3.10 has no Task.cancelling(): a CancelledError a handler "
+                "raises itself cannot be told from a client that left, and ends the stream "
+                "as a cancel (the ASGI writer of Starlette, FastAPI and Django under ASGI "
+                "still ends it with the error event)",
+            )
+        )
 
     async def handler(chat: Chat) -> AsyncIterator[str]:
         yield "partial"
@@ -492,6 +496,10 @@ async def test_a_handler_raising_cancelled_error_itself_gets_one_error_event(
     assert (result.outcome, result.text) == ("error", "partial")
     after = await client.post(json=ask("hi", tag="after-own-cancel"))
     assert after.types == ["text", "done"], after.body  # the app serves the next request
+
+
+#: Where a handler's own CancelledError already ends with an error event on Python 3.10.
+PUSHED_ON_STARLETTE_ASGI = frozenset({"fastapi", "starlette", "django-asgi"})
 
 
 async def test_access_log_values_cannot_forge_fields_or_lines(
