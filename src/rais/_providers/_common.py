@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import operator
 import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -86,6 +87,23 @@ def openai_client(openai: Any, config: ProviderConfig) -> Any:
         client_key(config, api_key),
         lambda: openai.AsyncOpenAI(**client_options(config, api_key or "not-needed")),
     )
+
+
+def openai_call(config: ProviderConfig, method: str) -> tuple[Any, Any, dict[str, Any]]:
+    """What chat completions and the Responses API both start with: the openai package (a
+    stream catches its errors), the cached client's ``method`` (``"chat.completions.create"``
+    or ``"responses.create"``) and ``config.options`` as that method's :func:`sdk_options`,
+    less ``api`` (rais's choice of OpenAI API, not a request parameter).
+
+    The package is imported here, on the first stream, so that ``import rais`` does not
+    import it; :func:`missing_sdk`'s error when it is not installed."""
+    try:
+        import openai
+    except ImportError:
+        raise missing_sdk("openai") from None
+    create = operator.attrgetter(method)(openai_client(openai, config))
+    given = {key: value for key, value in config.options.items() if key != "api"}
+    return openai, create, sdk_options(create, given)
 
 
 def missing_sdk(package: str) -> RaisError:

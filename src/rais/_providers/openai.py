@@ -9,16 +9,7 @@ from typing import Any
 
 from .._errors import RaisError
 from .._parts import FinishReason, Reasoning, StepFinish, ToolCall, ToolInputDelta, Usage
-from ._common import (
-    Messages,
-    ProviderConfig,
-    StreamItem,
-    missing_sdk,
-    openai_client,
-    parse_arguments,
-    sdk_options,
-    text_of,
-)
+from ._common import Messages, ProviderConfig, StreamItem, openai_call, parse_arguments, text_of
 from ._errors import upstream_error
 from .openai_responses import stream as responses_stream
 
@@ -152,15 +143,7 @@ async def chat_stream(messages: Messages, config: ProviderConfig) -> AsyncIterat
     (``reasoning_content`` / ``reasoning`` deltas of DeepSeek, vLLM, Ollama ...), a
     :class:`rais.ToolInputDelta` per argument fragment, a :class:`rais.ToolCall` per call
     once the choice finishes, :class:`rais.Usage`, and last one :class:`rais.StepFinish`."""
-    try:
-        import openai
-    except ImportError:
-        raise missing_sdk("openai") from None
-    client = openai_client(openai, config)
-    given = config.options
-    if "api" in given:  # rais's choice of API, not a request parameter
-        given = {key: value for key, value in given.items() if key != "api"}
-    options = sdk_options(client.chat.completions.create, given)
+    openai, create, options = openai_call(config, "chat.completions.create")
     if config.usage and "stream_options" not in options:
         options["stream_options"] = {"include_usage": True}  # a last chunk carries usage
     if config.tools:
@@ -168,7 +151,7 @@ async def chat_stream(messages: Messages, config: ProviderConfig) -> AsyncIterat
     finish: StepFinish | None = None  # held: the usage chunk comes after the finish_reason
     calls = _Calls()
     try:
-        response = await client.chat.completions.create(
+        response = await create(
             model=config.resolved_model,
             messages=to_openai_messages(messages, config.system),
             stream=True,

@@ -15,16 +15,7 @@ from typing import Any
 
 from .._errors import UpstreamError
 from .._parts import FinishReason, Reasoning, StepFinish, ToolCall, ToolInputDelta, Usage
-from ._common import (
-    Messages,
-    ProviderConfig,
-    StreamItem,
-    missing_sdk,
-    openai_client,
-    parse_arguments,
-    sdk_options,
-    text_of,
-)
+from ._common import Messages, ProviderConfig, StreamItem, openai_call, parse_arguments, text_of
 from ._errors import upstream_error
 
 #: ``incomplete_details.reason`` in the AI SDK's vocabulary.
@@ -166,13 +157,7 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[St
     (reasoning summary and reasoning text deltas), a :class:`rais.ToolInputDelta` per
     argument fragment and a :class:`rais.ToolCall` (its ``call_id``) per function call,
     then :class:`rais.Usage` and one :class:`rais.StepFinish`."""
-    try:
-        import openai
-    except ImportError:
-        raise missing_sdk("openai") from None
-    client = openai_client(openai, config)
-    given = {key: value for key, value in config.options.items() if key != "api"}
-    options = sdk_options(client.responses.create, given)
+    openai, create, options = openai_call(config, "responses.create")
     if config.system and "instructions" not in options:
         options["instructions"] = config.system
     if config.tools:
@@ -180,7 +165,7 @@ async def stream(messages: Messages, config: ProviderConfig) -> AsyncIterator[St
     options.setdefault("max_output_tokens", config.max_tokens)
     calls = _Calls()
     try:
-        response = await client.responses.create(
+        response = await create(
             model=config.resolved_model,
             input=to_responses_input(messages),
             stream=True,
