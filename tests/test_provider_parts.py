@@ -10,7 +10,6 @@ to tool results.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,25 @@ import pytest
 from rais import Reasoning, StepFinish, ToolCall, ToolInputDelta, Usage
 from rais._providers import ProviderConfig, provider_stream
 from tests.fakes.upstreams import FakeUpstream, _signature
+from tests.provider_helpers import (
+    KEYS,
+    TWO_CALLS,
+    WEATHER,
+    history,
+    no_ambient_keys,
+    of,
+    provider,
+    sent,
+    text_of,
+    upstream,
+    upstreams,
+    user,
+)
+
+__all__ = ["no_ambient_keys", "provider", "upstream", "upstreams"]  # the fixtures, used below
 
 pytestmark = pytest.mark.timeout(60)
 
-KEYS = {"openai": "sk-test-openai-0123456789abcdef", "anthropic": "sk-ant-test-0123456789abcdef"}
-PROVIDERS = ["openai", "anthropic"]
-
-WEATHER = {
-    "name": "weather",
-    "description": "The current weather in a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 DIVIDE = {
     "name": "divide",
     "description": "",
@@ -42,32 +45,6 @@ DIVIDE = {
     },
 }
 TOOLS = (WEATHER, DIVIDE)
-TWO_CALLS = '[tool:weather:{"city": "Paris"}][tool:divide:{"a": 1, "b": [0]}] go'
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[dict[str, FakeUpstream]]:
-    with FakeUpstream("openai") as oai, FakeUpstream("anthropic") as ant:
-        yield {"openai": oai, "anthropic": ant}
-        assert oai.internal_errors == [] and ant.internal_errors == []
-
-
-@pytest.fixture(params=PROVIDERS)
-def provider(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def upstream(upstreams: dict[str, FakeUpstream], provider: str) -> FakeUpstream:
-    up = upstreams[provider]
-    up.reset()
-    return up
 
 
 async def items(
@@ -77,25 +54,6 @@ async def items(
         provider=provider, base_url=upstream.base_url, api_key=KEYS[provider], max_retries=0, **kw
     )
     return [item async for item in provider_stream(messages, config)]
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
-
-
-def text_of(got: list[Any]) -> str:
-    return "".join(item for item in got if type(item) is str)
-
-
-def of(kind: type, got: list[Any]) -> list[Any]:
-    return [item for item in got if isinstance(item, kind)]
-
-
-def sent(upstream: FakeUpstream) -> dict[str, Any]:
-    (request,) = upstream.requests
-    body = request.json
-    assert isinstance(body, dict)
-    return body
 
 
 # --------------------------------------------------------------------------- reasoning
@@ -251,29 +209,6 @@ async def test_anthropic_sends_tools_with_input_schemas(
 
 
 # --------------------------------------------------------------------------- tool history
-
-
-def history(text: str = "Let me check.") -> list[dict[str, Any]]:
-    """What the tool loop appends after a step with two calls, the second one failed."""
-    return [
-        {"role": "user", "content": TWO_CALLS},
-        {
-            "role": "assistant",
-            "content": text,
-            "tool_calls": [
-                {"id": "call_a", "name": "weather", "input": {"city": "Paris"}},
-                {"id": "call_b", "name": "divide", "input": {"a": 1, "b": 0}},
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_a", "name": "weather", "content": '{"temp": 21}'},
-        {
-            "role": "tool",
-            "tool_call_id": "call_b",
-            "name": "divide",
-            "content": "ZeroDivisionError: division by zero",
-            "is_error": True,
-        },
-    ]
 
 
 async def test_the_model_answers_with_the_tool_results(

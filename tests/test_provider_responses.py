@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,43 +23,35 @@ from rais._errors import RaisError, UpstreamError
 from rais._providers import ProviderConfig, provider_stream
 from rais._tools import as_tools, tool_loop
 from tests.fakes.upstreams import FakeUpstream
+from tests.provider_helpers import (
+    KEYS,
+    TWO_CALLS,
+    WEATHER,
+    no_ambient_keys,
+    of,
+    text_of,
+    upstream,
+    upstreams,
+    user,
+)
+from tests.provider_helpers import history as tool_history
+from tests.provider_helpers import sent as sent_body
+
+__all__ = ["no_ambient_keys", "upstream", "upstreams"]  # the fixtures, used below
 
 pytestmark = pytest.mark.timeout(60)
 
-KEY = "sk-test-openai-0123456789abcdef"
+KEY = KEYS["openai"]
 RESPONSES = {"api": "responses"}
-WEATHER = {
-    "name": "weather",
-    "description": "The current weather in a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 DIVIDE = {"name": "divide", "description": "", "parameters": {"type": "object"}}
 TOOLS = (WEATHER, DIVIDE)
-TWO_CALLS = '[tool:weather:{"city": "Paris"}][tool:divide:{"a": 1, "b": [0]}] go'
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture(autouse=True)
-def no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[FakeUpstream]:
-    with FakeUpstream("openai") as up:
-        yield up
-        assert up.internal_errors == []
-
-
 @pytest.fixture
-def upstream(shared: FakeUpstream) -> FakeUpstream:
-    shared.reset()
-    return shared
+def provider() -> str:
+    """The Responses API is OpenAI's: ``upstream`` is the fake OpenAI upstream."""
+    return "openai"
 
 
 def config(upstream: FakeUpstream, **kw: Any) -> ProviderConfig:
@@ -74,24 +65,10 @@ async def items(upstream: FakeUpstream, messages: list[dict[str, Any]], **kw: An
     return [item async for item in provider_stream(messages, config(upstream, **kw))]
 
 
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
-
-
-def text_of(got: list[Any]) -> str:
-    return "".join(item for item in got if type(item) is str)
-
-
-def of(kind: type, got: list[Any]) -> list[Any]:
-    return [item for item in got if isinstance(item, kind)]
-
-
 def sent(upstream: FakeUpstream) -> dict[str, Any]:
-    (request,) = upstream.requests
-    assert request.path == "/v1/responses"
-    body = request.json
-    assert isinstance(body, dict)
-    return body
+    """The JSON body of the one request, which went to the Responses API's route."""
+    assert [request.path for request in upstream.requests] == ["/v1/responses"]
+    return sent_body(upstream)
 
 
 # --------------------------------------------------------------------------- the request
@@ -231,25 +208,7 @@ async def test_tools_are_sent_as_function_tools_not_strict(upstream: FakeUpstrea
 
 
 async def test_tool_history_becomes_function_call_items(upstream: FakeUpstream) -> None:
-    history = [
-        {"role": "user", "content": TWO_CALLS},
-        {
-            "role": "assistant",
-            "content": "Let me check.",
-            "tool_calls": [
-                {"id": "call_a", "name": "weather", "input": {"city": "Paris"}},
-                {"id": "call_b", "name": "divide", "input": {"a": 1, "b": 0}},
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_a", "name": "weather", "content": '{"temp": 21}'},
-        {
-            "role": "tool",
-            "tool_call_id": "call_b",
-            "name": "divide",
-            "content": "ZeroDivisionError: division by zero",
-            "is_error": True,
-        },
-    ]
+    history = tool_history()
     got = await items(upstream, history, tools=TOOLS)
     assert text_of(got) == 'Results: {"temp": 21} | ZeroDivisionError: division by zero'
     assert of(ToolCall, got) == [] and got[-1] == StepFinish("stop")

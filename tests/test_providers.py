@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,40 +21,19 @@ from rais._endpoint import ChatEndpoint
 from rais._providers import DEFAULT_MODELS, ProviderConfig, provider_stream
 from rais._reply import Reply
 from tests.fakes.upstreams import FakeUpstream
+from tests.provider_helpers import (
+    KEYS,
+    PROVIDERS,
+    no_ambient_keys,
+    provider,
+    upstream,
+    upstreams,
+    user,
+)
+
+__all__ = ["no_ambient_keys", "provider", "upstream", "upstreams"]  # the fixtures, used below
 
 pytestmark = pytest.mark.timeout(60)
-
-KEYS = {"openai": "sk-test-openai-0123456789abcdef", "anthropic": "sk-ant-test-0123456789abcdef"}
-PROVIDERS = ["openai", "anthropic"]
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[dict[str, FakeUpstream]]:
-    with FakeUpstream("openai") as oai, FakeUpstream("anthropic") as ant:
-        yield {"openai": oai, "anthropic": ant}
-        assert oai.internal_errors == [] and ant.internal_errors == []
-
-
-@pytest.fixture(params=PROVIDERS)
-def provider(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def upstream(upstreams: dict[str, FakeUpstream], provider: str) -> FakeUpstream:
-    up = upstreams[provider]
-    up.reset()
-    return up
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
 
 
 def wired(provider: str, upstream: FakeUpstream, **kw: Any) -> dict[str, Any]:
