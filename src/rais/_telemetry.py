@@ -139,13 +139,21 @@ def carried(function: Callable[..., T]) -> Callable[..., T]:
     context = otel.context.get_current()
 
     def in_context(*args: Any, **kwargs: Any) -> T:
-        token = otel.context.attach(context)
-        try:
+        with _current(otel, context):
             return function(*args, **kwargs)
-        finally:
-            otel.context.detach(token)
 
     return in_context
+
+
+@contextlib.contextmanager
+def _current(otel: _Otel, context: Any) -> Iterator[None]:
+    """``context`` is the current OpenTelemetry context inside the block (a step of the
+    source, its close, a carried call), and the one before it again after."""
+    token = otel.context.attach(context)
+    try:
+        yield
+    finally:
+        otel.context.detach(token)
 
 
 def use_providers(tracer_provider: Any = None, meter_provider: Any = None) -> None:
@@ -261,11 +269,8 @@ class StreamTelemetry:
         context = self._started_context(record)
         if context is None:
             return await awaitable
-        token = self._otel.context.attach(context)
-        try:
+        with _current(self._otel, context):
             return await awaitable
-        finally:
-            self._otel.context.detach(token)
 
     def around(self, source: Any, record: _Record) -> Any:
         """``source`` with the span current whenever it runs (each step: no step of the
@@ -283,49 +288,37 @@ class StreamTelemetry:
         return self._sync_in(iter(source), context)
 
     async def _async_in(self, items: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
-        attach, detach = self._otel.context.attach, self._otel.context.detach
+        otel = self._otel
         try:
             while True:
-                token = attach(context)
                 try:
-                    item = await items.__anext__()
+                    with _current(otel, context):
+                        item = await items.__anext__()
                 except StopAsyncIteration:
                     return
-                finally:
-                    detach(token)
                 yield item
         finally:
             aclose = getattr(items, "aclose", None)
             if aclose is not None:
-                token = attach(context)
-                try:
-                    with contextlib.suppress(Exception):
-                        await aclose()
-                finally:
-                    detach(token)
+                with _current(otel, context), contextlib.suppress(Exception):
+                    await aclose()
 
     def _sync_in(self, items: Iterator[Any], context: Any) -> Iterator[Any]:
         """A sync source is pulled in worker threads: the context goes with each step."""
-        attach, detach = self._otel.context.attach, self._otel.context.detach
+        otel = self._otel
         end = object()
         try:
             while True:
-                token = attach(context)
-                try:
+                with _current(otel, context):
                     item = next(items, end)
-                finally:
-                    detach(token)
                 if item is end:
                     return
                 yield item
         finally:
             close = getattr(items, "close", None)
             if close is not None:
-                token = attach(context)
-                try:
+                with _current(otel, context):
                     close()
-                finally:
-                    detach(token)
 
     def _started_context(self, record: _Record) -> Any:
         """The context to run the source in: the span's, started now if it is not yet;
