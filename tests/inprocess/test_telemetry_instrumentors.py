@@ -39,24 +39,25 @@ INSTRUMENTED = {
 }
 
 
-def client_class_of(name: str) -> type[Client]:
-    """The in-process client ``name``, or a skip when the framework or its instrumentor is
-    not installed (a matrix cell installs ``.[test]`` and a few frameworks only)."""
+def selected(name: str) -> tuple[Any, Any]:
+    """The in-process client class ``name`` and its framework's instrumentation module, or
+    a skip: ``RAIS_FRAMEWORKS`` leaves the framework out, or the instrumentation is not
+    installed (a matrix cell installs ``.[test]`` and a few frameworks only)."""
     framework, instrumentation = INSTRUMENTED[name]
-    pytest.importorskip(framework, reason=f"{framework} is not installed")
-    pytest.importorskip(
+    found = [cls for cls in selected_clients() if cls.name == name]
+    if not found:
+        pytest.skip(f"RAIS_FRAMEWORKS leaves {framework} out")
+    module = pytest.importorskip(
         instrumentation, reason=f"{instrumentation} is not installed: pip install -e '.[dev]'"
     )
-    for cls in selected_clients():
-        if cls.name == name:
-            return cls
-    pytest.skip(f"RAIS_FRAMEWORKS leaves {framework} out")
+    return found[0], module
 
 
 async def instrumented_flask(recorded: Telemetry, options: dict[str, Any]) -> Client:
-    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    base, instrumentation = selected("flask")
+    FlaskInstrumentor = instrumentation.FlaskInstrumentor
 
-    class InstrumentedFlask(client_class_of("flask")):  # type: ignore[misc]
+    class InstrumentedFlask(base):  # type: ignore[misc,valid-type]
         async def start(self) -> None:
             await super().start()
             FlaskInstrumentor.instrument_app(
@@ -74,12 +75,11 @@ async def instrumented_flask(recorded: Telemetry, options: dict[str, Any]) -> Cl
 
 def instrumented_django(name: str) -> Callable[[Telemetry, dict[str, Any]], Any]:
     async def make(recorded: Telemetry, options: dict[str, Any]) -> Client:
+        base, instrumentation = selected(name)
+        DjangoInstrumentor = instrumentation.DjangoInstrumentor
         from django.conf import settings
-        from opentelemetry.instrumentation.django import DjangoInstrumentor
 
         from tests.inprocess.clients import django_client
-
-        base = client_class_of(name)
 
         class InstrumentedDjango(base):  # type: ignore[misc,valid-type]
             async def start(self) -> None:
@@ -161,7 +161,8 @@ async def test_the_stream_span_is_a_child_of_the_instrumentor_server_span(
         await client.close()
     (server,) = servers(telemetry)
     _, instrumentation = INSTRUMENTED[name]
-    assert server.instrumentation_scope.name == instrumentation  # the instrumentor's own
+    scope = server.instrumentation_scope
+    assert scope is not None and scope.name == instrumentation  # the instrumentor's own
     assert server.name.startswith("POST")
     assert len(telemetry.streams()) == 1  # one rais span for the one stream
     assert stream.name.startswith("chat") and stream.kind is SpanKind.CLIENT
