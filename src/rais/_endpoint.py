@@ -40,7 +40,7 @@ from ._providers import (
     provider_stream,
     resolve_provider,
 )
-from ._reply import Reply, error_reply, json_reply
+from ._reply import SEND_BUFFER, Reply, error_reply, json_reply, limit_send_buffer
 from ._request import (
     ChatRequest,
     Headers,
@@ -123,6 +123,7 @@ class ResponseOptions(TypedDict, total=False):
     limits: Limits
     heartbeat: float | None
     send_timeout: float | None
+    send_buffer: int | None
     timeout: float | None
     max_retries: int | None
     first_event_wait: float
@@ -201,6 +202,12 @@ class ChatEndpoint:
     #: Seconds a client may stop reading before its stream is ended and upstream cancelled.
     send_timeout: float | None = field(
         default_factory=lambda: _env_float("RAIS_SEND_TIMEOUT", 30.0)
+    )
+    #: Bytes the kernel may buffer for a client's stream (``SO_SNDBUF``; Linux doubles it),
+    #: where the server hands rais the socket: gunicorn and aiohttp. It bounds what a client
+    #: that stops reading holds until the send timeout. ``None`` or 0: the kernel's default.
+    send_buffer: int | None = field(
+        default_factory=lambda: _env_int("RAIS_SEND_BUFFER", SEND_BUFFER) or None
     )
     timeout: float | None = None
     #: Seconds the response waits for the first event, so that an upstream refusal (its
@@ -340,7 +347,7 @@ class ChatEndpoint:
         except RequestError as exc:
             return error_reply(exc)
         if environ is not None:
-            _limit_socket_writes(environ, self.send_timeout)
+            _limit_socket_writes(environ, self.send_timeout, self.send_buffer)
         chat = self._parse(body, headers, request)
         if isinstance(chat, Reply):
             return chat
@@ -476,6 +483,7 @@ class ChatEndpoint:
             secrets=(self.api_key,),
             turn=turn,
             send_timeout=self.send_timeout,
+            send_buffer=self.send_buffer,
             codec=CODECS[chat.protocol],
             first_event_wait=self.first_event_wait,
             on_finish_timeout=self.on_finish_timeout,
@@ -609,7 +617,11 @@ class ChatEndpoint:
         codec = CODECS[chat.protocol]
         stream = tail(store, stream_id, 0, self.heartbeat, encoder=codec.encoder(turn))
         return Reply(
-            200, codec.headers(http_version), stream=stream, send_timeout=self.send_timeout
+            200,
+            codec.headers(http_version),
+            stream=stream,
+            send_timeout=self.send_timeout,
+            send_buffer=self.send_buffer,
         )
 
     async def resume_reply(
@@ -645,7 +657,13 @@ class ChatEndpoint:
         stream = _telemetry.reading(
             tail(self.store, stream_id, after, self.heartbeat, batch), stream_id, after, "rais"
         )
-        return Reply(200, RAIS.headers(http_version), stream=stream, send_timeout=self.send_timeout)
+        return Reply(
+            200,
+            RAIS.headers(http_version),
+            stream=stream,
+            send_timeout=self.send_timeout,
+            send_buffer=self.send_buffer,
+        )
 
     async def chat_resume_reply(
         self,
@@ -695,7 +713,11 @@ class ChatEndpoint:
             AI_SDK.name,
         )
         return Reply(
-            200, AI_SDK.headers(http_version), stream=stream, send_timeout=self.send_timeout
+            200,
+            AI_SDK.headers(http_version),
+            stream=stream,
+            send_timeout=self.send_timeout,
+            send_buffer=self.send_buffer,
         )
 
     async def _owner_of(self, chat: Chat | None) -> str | None:
@@ -845,12 +867,16 @@ def _reading_stopper(environ: Mapping[str, Any] | None) -> Callable[[], None] | 
     return stop
 
 
-def _limit_socket_writes(environ: Mapping[str, Any], timeout: float | None) -> None:
-    """A stalled client must not pin a WSGI thread for ever: gunicorn hands us its socket."""
+def _limit_socket_writes(
+    environ: Mapping[str, Any], timeout: float | None, send_buffer: int | None
+) -> None:
+    """A stalled client must not pin a WSGI thread for ever, nor hold megabytes of its
+    answer: gunicorn hands us its socket."""
     sock = environ.get("gunicorn.socket")
     if timeout and sock is not None:
         with contextlib.suppress(Exception):
             sock.settimeout(timeout)
+    limit_send_buffer(sock, send_buffer)
 
 
 def _store_unavailable(exc: StoreUnavailable) -> Reply:
@@ -882,6 +908,6 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
-def _env_int(name: str) -> int | None:
+def _env_int(name: str, default: int | None = None) -> int | None:
     value = os.environ.get(name)
-    return int(value) if value else None
+    return int(value) if value else default

@@ -78,6 +78,7 @@ async def sse_reply(
     secrets: Iterable[str | None] = (),
     turn: Turn | None = None,
     send_timeout: float | None = None,
+    send_buffer: int | None = None,
     codec: Codec = RAIS,
     first_event_wait: float = FIRST_EVENT_WAIT,
     on_finish_timeout: float | None = None,
@@ -102,7 +103,7 @@ async def sse_reply(
         encoder=codec.encoder(turn),
         on_finish_timeout=on_finish_timeout,
     )
-    return Reply(200, codec.headers(http_version), stream=stream)
+    return Reply(200, codec.headers(http_version), stream=stream, send_buffer=send_buffer)
 
 
 async def hold_first_event(

@@ -24,7 +24,7 @@ from aiohttp import WSMsgType, web
 from ._endpoint import ChatEndpoint, Handler, endpoint_for, resume_path
 from ._events import error_event
 from ._pipeline import Source
-from ._reply import Reply, send_frames
+from ._reply import Reply, limit_send_buffer, send_frames
 from ._sse import EventStream
 from ._websocket import CLOSE_TOO_BIG, serve_websocket
 from .shutdown import end_streams
@@ -134,6 +134,8 @@ async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     if reply.stream is None:
         return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
     response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    if request.transport is not None:  # a stalled reader holds at most this much
+        limit_send_buffer(request.transport.get_extra_info("socket"), reply.send_buffer)
     try:
         await response.prepare(request)
         if isinstance(reply.stream, EventStream):  # rais writes, timing each write
