@@ -63,12 +63,18 @@ def iterate_sync(iterator: AsyncIterator[T]) -> Iterator[T]:
             asyncio.run_coroutine_threadsafe(iterator.aclose(), loop).result(timeout=10)
 
 
+#: The bytes the stream may run ahead of a WSGI thread blocked writing: with big chunks
+#: (a batch is up to 64 KiB), eight of them would hold half a megabyte per stalled reader.
+AHEAD_BYTES = 64 * 1024
+
+
 class _Relay:
     """Chunks handed from the loop thread to one request thread (a bounded read-ahead)."""
 
     def __init__(self, ahead: int) -> None:
         self.ahead = ahead
         self.chunks: deque[bytes] = deque()
+        self.size = 0  #: the bytes in ``chunks``
         self.lock = threading.Condition(threading.Lock())
         self.done = False
         self.error: BaseException | None = None
@@ -88,7 +94,8 @@ async def _relay(stream: AsyncIterable[bytes], relay: _Relay) -> None:
         async for chunk in stream:
             with relay.lock:
                 relay.chunks.append(chunk)
-                full = len(relay.chunks) >= relay.ahead
+                relay.size += len(chunk)
+                full = len(relay.chunks) >= relay.ahead or relay.size >= AHEAD_BYTES
                 if full:
                     relay.room = loop.create_future()
                 relay.lock.notify()
@@ -118,11 +125,12 @@ async def _close(stream: AsyncIterable[bytes]) -> None:
 def stream_sync(stream: AsyncIterable[bytes], *, ahead: int = 8) -> Iterator[bytes]:
     """Iterate an async byte stream from a sync thread, for a WSGI response body.
 
-    Unlike :func:`iterate_sync`, the stream runs ahead by up to ``ahead`` chunks on
-    the shared loop, and chunks that are already there are written as one: the loop
-    and the request thread signal each other only when one waits for the other,
-    rather than twice per chunk. Closing it (the WSGI server does on disconnect)
-    closes the stream before returning, which cancels the upstream call.
+    Unlike :func:`iterate_sync`, the stream runs ahead by up to ``ahead`` chunks
+    (:data:`AHEAD_BYTES` at most) on the shared loop, and chunks that are already
+    there are written as one: the loop and the request thread signal each other only
+    when one waits for the other, rather than twice per chunk. Closing it (the WSGI
+    server does on disconnect) closes the stream before returning, which cancels the
+    upstream call.
     """
     loop = _shared_loop()
     relay = _Relay(ahead)
@@ -134,6 +142,7 @@ def stream_sync(stream: AsyncIterable[bytes], *, ahead: int = 8) -> Iterator[byt
                     relay.lock.wait()
                 chunks = list(relay.chunks)
                 relay.chunks.clear()
+                relay.size = 0
                 done, error = relay.done, relay.error
                 if relay.room is not None and not relay.room.done():
                     loop.call_soon_threadsafe(relay.make_room)
