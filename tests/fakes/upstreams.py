@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "FAULT_MODES",
@@ -381,6 +381,18 @@ class _Request:
         if self.version == "HTTP/1.0":
             return "keep-alive" in conn
         return "close" not in conn
+
+
+class _Answer(NamedTuple):
+    """What ``_serve`` works out once for every route: the request's JSON body, its model,
+    the tokens to answer with (the ``Results: ...`` answer after tool results), its
+    directives and the tool calls to make instead (only when the request offers tools)."""
+
+    body: dict[str, Any]
+    model: str
+    tokens: list[str]
+    d: Directives
+    calls: list[tuple[str, str]]
 
 
 class _Conn:
@@ -855,22 +867,15 @@ class FakeUpstream:
             if fault == "error_mid" and not stream:
                 return await self._send_error(conn, 500, "server", "")
             if responses_api:
-                if stream:
-                    return await self._responses_stream(
-                        conn, parsed, model_s, tokens, directives, calls
-                    )
-                return await self._responses_plain(conn, parsed, model_s, tokens, directives, calls)
-            if self.provider == "openai":
-                if stream:
-                    return await self._openai_stream(
-                        conn, parsed, model_s, tokens, directives, calls
-                    )
-                return await self._openai_plain(conn, parsed, model_s, tokens, directives)
-            if stream:
-                return await self._anthropic_stream(
-                    conn, parsed, model_s, tokens, directives, calls
-                )
-            return await self._anthropic_plain(conn, parsed, model_s, tokens, directives)
+                route = self._responses_stream if stream else self._responses_plain
+            elif self.provider == "openai":
+                route = self._openai_stream if stream else self._openai_plain
+            else:
+                route = self._anthropic_stream if stream else self._anthropic_plain
+            whole = directives.token_delay() * len(tokens)  # a whole answer: as long as a stream
+            if not stream and await conn.sleep_or_disconnect(whole):
+                return await self._abandoned(conn)
+            return await route(conn, _Answer(parsed, model_s, tokens, directives, calls))
         finally:
             await conn.stop_watch()
 
@@ -1083,15 +1088,8 @@ class FakeUpstream:
                 return False
         return True
 
-    async def _openai_stream(
-        self,
-        conn: _Conn,
-        body: dict[str, Any],
-        model: str,
-        tokens: list[str],
-        d: Directives,
-        calls: list[tuple[str, str]] | None = None,
-    ) -> bool:
+    async def _openai_stream(self, conn: _Conn, answer: _Answer) -> bool:
+        body, model, tokens, d, calls = answer
         cid = f"chatcmpl-{_rand(29)}"
         created = int(time.time())
         opts = body.get("stream_options")
@@ -1218,11 +1216,8 @@ class FakeUpstream:
             },
         }
 
-    async def _openai_plain(
-        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
-    ) -> bool:
-        if await conn.sleep_or_disconnect(d.token_delay() * len(tokens)):
-            return await self._abandoned(conn)
+    async def _openai_plain(self, conn: _Conn, answer: _Answer) -> bool:
+        body, model, tokens, d, _calls = answer
         prompt = _estimate_tokens(_all_text(body))
         result = {
             "id": f"chatcmpl-{_rand(29)}",
@@ -1348,15 +1343,8 @@ class FakeUpstream:
             )
         return items
 
-    async def _responses_stream(
-        self,
-        conn: _Conn,
-        body: dict[str, Any],
-        model: str,
-        tokens: list[str],
-        d: Directives,
-        calls: list[tuple[str, str]],
-    ) -> bool:
+    async def _responses_stream(self, conn: _Conn, answer: _Answer) -> bool:
+        body, model, tokens, d, calls = answer
         rid, created = f"resp_{_rand(48)}", int(time.time())
         numbers = itertools.count()
         done: list[dict[str, Any]] = []  # the output items sent so far
@@ -1502,17 +1490,8 @@ class FakeUpstream:
         self._bump("completed")
         return True
 
-    async def _responses_plain(
-        self,
-        conn: _Conn,
-        body: dict[str, Any],
-        model: str,
-        tokens: list[str],
-        d: Directives,
-        calls: list[tuple[str, str]],
-    ) -> bool:
-        if await conn.sleep_or_disconnect(d.token_delay() * len(tokens)):
-            return await self._abandoned(conn)
+    async def _responses_plain(self, conn: _Conn, answer: _Answer) -> bool:
+        body, model, tokens, d, calls = answer
         items = self._responses_items(tokens, d, calls)
         usage = self._responses_usage(body, len(tokens), len(_words(d.think or "")))
         length = d.finish == "length" and not calls
@@ -1536,15 +1515,8 @@ class FakeUpstream:
     def _sse(event: str, data: dict[str, Any]) -> bytes:
         return f"event: {event}\ndata: {_dumps(data)}\n\n".encode()
 
-    async def _anthropic_stream(
-        self,
-        conn: _Conn,
-        body: dict[str, Any],
-        model: str,
-        tokens: list[str],
-        d: Directives,
-        calls: list[tuple[str, str]] | None = None,
-    ) -> bool:
+    async def _anthropic_stream(self, conn: _Conn, answer: _Answer) -> bool:
+        body, model, tokens, d, calls = answer
         sse = self._sse
         prompt = _estimate_tokens(_all_text(body))
         start = {
@@ -1656,11 +1628,8 @@ class FakeUpstream:
         self._bump("completed")
         return True
 
-    async def _anthropic_plain(
-        self, conn: _Conn, body: dict[str, Any], model: str, tokens: list[str], d: Directives
-    ) -> bool:
-        if await conn.sleep_or_disconnect(d.token_delay() * len(tokens)):
-            return await self._abandoned(conn)
+    async def _anthropic_plain(self, conn: _Conn, answer: _Answer) -> bool:
+        body, model, tokens, d, _calls = answer
         prompt = _estimate_tokens(_all_text(body))
         result = {
             "id": f"msg_01{_rand(22)}",
