@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from rais import Reasoning, StepFinish
 from tests.fakes.upstreams import FakeUpstream
 
 KEYS = {"openai": "sk-test-openai-0123456789abcdef", "anthropic": "sk-ant-test-0123456789abcdef"}
@@ -29,6 +30,8 @@ WEATHER = {
     },
 }
 TWO_CALLS = '[tool:weather:{"city": "Paris"}][tool:divide:{"a": 1, "b": [0]}] go'
+#: Four words of reasoning, then the text ``Hi!``: see :func:`assert_reasoning_first`.
+THINK_THEN_HI = "[think:Two steps, then answer.][tokens:Hi|!]"
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +100,14 @@ def sent(upstream: FakeUpstream) -> dict[str, Any]:
     body = request.json
     assert isinstance(body, dict)
     return body
+
+
+def assert_reasoning_first(got: list[Any]) -> None:
+    """What any provider yields for :data:`THINK_THEN_HI`: the reasoning as it came, word by
+    word and all of it before the text, then the text, then the finish."""
+    assert "".join(r.text for r in of(Reasoning, got)) == "Two steps, then answer."
+    assert len(of(Reasoning, got)) == 4  # streamed as it came, word by word
+    assert text_of(got) == "Hi!"
+    first_text = next(i for i, item in enumerate(got) if type(item) is str)
+    assert all(i < first_text for i, item in enumerate(got) if isinstance(item, Reasoning))
+    assert got[-1] == StepFinish("stop")

@@ -19,8 +19,10 @@ from rais._providers import ProviderConfig, provider_stream
 from tests.fakes.upstreams import FakeUpstream, _signature
 from tests.provider_helpers import (
     KEYS,
+    THINK_THEN_HI,
     TWO_CALLS,
     WEATHER,
+    assert_reasoning_first,
     history,
     no_ambient_keys,
     of,
@@ -62,13 +64,7 @@ async def items(
 async def test_reasoning_arrives_as_reasoning_never_as_text(
     provider: str, upstream: FakeUpstream
 ) -> None:
-    got = await items(provider, upstream, user("[think:Two steps, then answer.][tokens:Hi|!]"))
-    assert "".join(r.text for r in of(Reasoning, got)) == "Two steps, then answer."
-    assert len(of(Reasoning, got)) == 4  # streamed as it came, word by word
-    assert text_of(got) == "Hi!"
-    first_text = next(i for i, item in enumerate(got) if type(item) is str)
-    assert all(i < first_text for i, item in enumerate(got) if isinstance(item, Reasoning))
-    assert got[-1] == StepFinish("stop")
+    assert_reasoning_first(await items(provider, upstream, user(THINK_THEN_HI)))
 
 
 async def test_no_thinking_no_reasoning(provider: str, upstream: FakeUpstream) -> None:

@@ -25,8 +25,10 @@ from rais._tools import as_tools, tool_loop
 from tests.fakes.upstreams import FakeUpstream
 from tests.provider_helpers import (
     KEYS,
+    THINK_THEN_HI,
     TWO_CALLS,
     WEATHER,
+    assert_reasoning_first,
     no_ambient_keys,
     of,
     text_of,
@@ -116,13 +118,7 @@ async def test_an_unknown_api_is_a_clear_error(upstream: FakeUpstream) -> None:
 
 
 async def test_reasoning_summary_is_reasoning_never_text(upstream: FakeUpstream) -> None:
-    got = await items(upstream, user("[think:Two steps, then answer.][tokens:Hi|!]"))
-    assert "".join(r.text for r in of(Reasoning, got)) == "Two steps, then answer."
-    assert len(of(Reasoning, got)) == 4  # streamed as it came, word by word
-    assert text_of(got) == "Hi!"
-    first_text = next(i for i, item in enumerate(got) if type(item) is str)
-    assert all(i < first_text for i, item in enumerate(got) if isinstance(item, Reasoning))
-    assert got[-1] == StepFinish("stop")
+    assert_reasoning_first(await items(upstream, user(THINK_THEN_HI)))
 
 
 async def test_summary_parts_are_paragraphs_of_one_reasoning(upstream: FakeUpstream) -> None:
