@@ -254,7 +254,7 @@ async def failing_after(items: list[str], exc: BaseException) -> AsyncIterator[s
 
 
 async def test_exception_becomes_one_error_event() -> None:
-    turn = Turn()
+    turn = Turn(on_finish=lambda result: None)  # on_finish reads the text: it is kept
     boom = RuntimeError("internal detail /srv/app/x.py")
     events = await collect(failing_after(["a", "b"], boom), turn=turn)
     assert_well_formed(events)
@@ -263,6 +263,20 @@ async def test_exception_becomes_one_error_event() -> None:
     assert message.startswith(GENERIC_MESSAGE)
     assert "internal detail" not in message and "/srv" not in message
     assert turn.failure is boom and turn.parts == ["a", "b"]
+
+
+async def test_text_is_counted_not_kept_when_nothing_reads_it() -> None:
+    # No on_finish and no span recording content: a long answer (or one a stalled client
+    # holds in the socket buffers) is not held a second time in the stream's record.
+    chunk = "x" * 16384
+    turn = Turn()
+    events = await collect([chunk, chunk, {"type": "text", "text": "y"}], turn=turn)
+    assert texts(events) == [chunk, chunk, "y"]
+    assert len(turn.parts) == 3 and "".join(turn.parts) == ""
+    assert turn.first_token is not None
+    kept = Turn(on_finish=lambda result: None)
+    await collect([chunk, chunk, {"type": "text", "text": "y"}], turn=kept)
+    assert kept.parts == [chunk, chunk, "y"]
 
 
 async def test_exception_before_first_item() -> None:

@@ -64,8 +64,8 @@ def iterate_sync(iterator: AsyncIterator[T]) -> Iterator[T]:
 
 
 #: The bytes the stream may run ahead of a WSGI thread blocked writing: with big chunks
-#: (a batch is up to 64 KiB), eight of them would hold half a megabyte per stalled reader.
-AHEAD_BYTES = 64 * 1024
+#: (a batch is up to 16 KiB of JSON), eight of them would hold 128 KiB per stalled reader.
+AHEAD_BYTES = 16 * 1024
 
 
 class _Relay:

@@ -206,6 +206,7 @@ class Turn:
         "failure",
         "finished",
         "first_token",
+        "keeps_text",
         "kind",
         "model",
         "on_finish",
@@ -251,6 +252,12 @@ class Turn:
         self.step_usage: Usage | None = None  #: the usage reported since it began
         #: The stream's OpenTelemetry span and metrics (``None``: opentelemetry is not installed).
         self.telemetry = _telemetry.begin()
+        #: Whether ``parts`` holds the text itself: only ``on_finish`` and a span that records
+        #: content read it. Otherwise each chunk is counted as ``""``, so a long answer, or
+        #: one a stalled client holds in buffers, is not also held a second time here.
+        self.keeps_text = on_finish is not None or (
+            self.telemetry is not None and _telemetry.captures_content()
+        )
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = usage if self.usage is None else self.usage + usage

@@ -83,6 +83,7 @@ async def rais_events(
     frameworks: ChunkParts | None = None  # an LLM framework's items, once one comes
     record = turn if turn is not None else Turn()
     parts = record.parts
+    keep = record.keeps_text  # else each chunk is counted, not kept (see Turn.keeps_text)
     # OpenTelemetry's span (None when it is not installed), ended by the caller's Turn.finish
     telemetry = record.telemetry if turn is not None else None
     try:
@@ -106,7 +107,7 @@ async def rais_events(
                     continue
                 if not parts:
                     record.first_token = time.perf_counter() - record.started
-                parts.append(item)
+                parts.append(item if keep else "")
                 yield text_event(item)
                 continue
             if isinstance(item, _OWN) or type(item) in _PARTS:
@@ -193,7 +194,7 @@ def _record(turn: Turn, event: Event) -> None:
     if event.type == "text":
         if not turn.parts:
             turn.first_token = time.perf_counter() - turn.started
-        turn.parts.append(json.loads(event.data)["text"])
+        turn.parts.append(json.loads(event.data)["text"] if turn.keeps_text else "")
 
 
 def _final(event: Event, secrets: Iterable[str | None]) -> Event:

@@ -55,7 +55,7 @@ FIRST_EVENT_WAIT = 3.0
 #: (a burst is still written as it comes; few, large writes are cheaper per event, and the
 #: byte bound keeps one write, and the WSGI bridge's read-ahead, small with big chunks).
 MAX_BATCH = 256
-MAX_BATCH_DATA = 64 * 1024
+MAX_BATCH_DATA = 16 * 1024
 
 #: After a lone event (a per-token source), events go out one by one, and the source is
 #: probed for ready events again only after this many.

@@ -397,7 +397,7 @@ class StreamTelemetry:
                 attributes[f"rais.log.{key}"] = _attribute_value(value)
             if error_type is not None:
                 attributes["error.type"] = error_type
-            if _capture_content():
+            if captures_content():
                 attributes.update(_content(record))
             span.set_attributes(attributes)
             if failed:
@@ -490,7 +490,8 @@ def _attribute_value(value: object) -> str | bool | int | float:
     return redact(str(value))
 
 
-def _capture_content() -> bool:
+def captures_content() -> bool:
+    """Whether spans record message content (the GenAI conventions' opt-in)."""
     return os.environ.get(CAPTURE_CONTENT, "").strip().lower() in ("true", "1", "yes")
 
 

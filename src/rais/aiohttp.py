@@ -134,8 +134,9 @@ async def send_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     if reply.stream is None:
         return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
     response = web.StreamResponse(status=reply.status, headers=reply.headers)
-    if request.transport is not None:  # a stalled reader holds at most this much
+    if request.transport is not None and reply.send_buffer:  # what a stalled reader holds
         limit_send_buffer(request.transport.get_extra_info("socket"), reply.send_buffer)
+        request.transport.set_write_buffer_limits(high=reply.send_buffer)
     try:
         await response.prepare(request)
         if isinstance(reply.stream, EventStream):  # rais writes, timing each write
