@@ -29,6 +29,7 @@ from rais.resume import (
     StreamStore,
     open_store,
 )
+from tests.figures import report
 from tests.redis_server import RedisServer, redis_server
 from tests.servers import ROOT, ServerSpec, free_port, running
 
@@ -508,7 +509,11 @@ async def test_a_reconnect_storm_neither_stops_running_answers_nor_writes_keys(
         written = set(await inspector.keys("rais:stream:*")) - before
         assert not {key for key in written if any(f[:-2] in key for f in forged)}
         counts = {status: [r.status for r in storm].count(status) for status in statuses}
-        print(f"\nreconnect storm (1000 forged ids, 5 answers running): {counts}")
+        report(
+            f"reconnect storm (1000 forged ids, 5 answers running): {counts}, all 5 answers "
+            "done, no key written (before issue 19: {204: 300, 503: 2700} of 3 x 1000, "
+            "the 5 answers stopped without an end)"
+        )
     finally:
         await inspector.aclose()
         assert endpoint.store is not None

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from tests.fakes.upstreams import FakeUpstream
+from tests.figures import report
 from tests.reliability.apps import LONG_PATH
 from tests.reliability.conftest import SEND_TIMEOUT
 from tests.reliability.raw import chat_body, exchange, request_head, sse_events
@@ -103,8 +104,8 @@ def test_stalled_clients_are_cut_and_a_normal_chat_is_answered(
             app_server.log()[-2000:],
         )
         all_cut = time.monotonic() - sent
-        print(
-            f"\n{app_server.spec.id}: {STALLED} stalled clients, send timeout {SEND_TIMEOUT} s: "
+        report(
+            f"{app_server.spec.id}: {STALLED} stalled clients, send timeout {SEND_TIMEOUT} s: "
             f"a normal chat answered {recovered:.1f} s after they asked, "
             f"all {stalled_calls} upstream calls cancelled after {all_cut:.1f} s "
             f"({failed_to_connect()} never reached the busy fake)"
