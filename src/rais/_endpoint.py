@@ -616,9 +616,13 @@ class ChatEndpoint:
         )
         codec = CODECS[chat.protocol]
         stream = tail(store, stream_id, 0, self.heartbeat, encoder=codec.encoder(turn))
+        return self._tail_reply(codec.headers(http_version), stream)
+
+    def _tail_reply(self, headers: list[tuple[str, str]], stream: AsyncIterable[bytes]) -> Reply:
+        """A resumable stream's tail, paced as the endpoint's own streams are."""
         return Reply(
             200,
-            codec.headers(http_version),
+            headers,
             stream=stream,
             send_timeout=self.send_timeout,
             send_buffer=self.send_buffer,
@@ -657,13 +661,7 @@ class ChatEndpoint:
         stream = _telemetry.reading(
             tail(self.store, stream_id, after, self.heartbeat, batch), stream_id, after, "rais"
         )
-        return Reply(
-            200,
-            RAIS.headers(http_version),
-            stream=stream,
-            send_timeout=self.send_timeout,
-            send_buffer=self.send_buffer,
-        )
+        return self._tail_reply(RAIS.headers(http_version), stream)
 
     async def chat_resume_reply(
         self,
@@ -712,13 +710,7 @@ class ChatEndpoint:
             0,
             AI_SDK.name,
         )
-        return Reply(
-            200,
-            AI_SDK.headers(http_version),
-            stream=stream,
-            send_timeout=self.send_timeout,
-            send_buffer=self.send_buffer,
-        )
+        return self._tail_reply(AI_SDK.headers(http_version), stream)
 
     async def _owner_of(self, chat: Chat | None) -> str | None:
         """``owner(chat)``; one that raises is the app's 500, as a JSON error."""

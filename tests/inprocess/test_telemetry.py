@@ -198,12 +198,9 @@ async def test_a_refused_stream_is_an_error_span(
     }
 
 
-async def test_the_source_runs_inside_the_stream_span(
-    make_client: MakeClient, telemetry: Telemetry
-) -> None:
-    """What a provider instrumentor would create while the source runs (an HTTP client's
-    span) is a child of the stream's span: async and sync (worker thread) sources alike."""
-    tracer = telemetry.tracer_provider.get_tracer("upstream")
+def upstream_sources(tracer: Any) -> dict[str, Any]:
+    """A source that opens an ``upstream call`` span per chunk, as an HTTP client's or a
+    provider SDK's instrumentor would: async (run on the loop) and sync (a worker thread)."""
 
     async def async_source(chat: Any) -> AsyncIterator[str]:
         with tracer.start_as_current_span("upstream call"):
@@ -217,7 +214,16 @@ async def test_the_source_runs_inside_the_stream_span(
         with tracer.start_as_current_span("upstream call"):
             yield "two"
 
-    for handler in (async_source, sync_source):
+    return {"async": async_source, "sync": sync_source}
+
+
+async def test_the_source_runs_inside_the_stream_span(
+    make_client: MakeClient, telemetry: Telemetry
+) -> None:
+    """What a provider instrumentor would create while the source runs (an HTTP client's
+    span) is a child of the stream's span: async and sync (worker thread) sources alike."""
+    sources = upstream_sources(telemetry.tracer_provider.get_tracer("upstream"))
+    for handler in sources.values():
         client = await make_client(configure=tag_it, handler=handler)
         tag = unique("otel-nested")
         response = await client.post(json=ask("hi", tag=tag))

@@ -12,7 +12,7 @@ process-wide ``settings.MIDDLEWARE`` (checked empty again afterwards).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +27,12 @@ from opentelemetry.trace import SpanKind
 
 from tests.inprocess.clients import CHAT_PATH, HELPER_PATH, Client, selected_clients
 from tests.inprocess.helpers import ask, unique, wait_until
-from tests.inprocess.test_telemetry import Telemetry, tag_it, telemetry  # noqa: F401 (a fixture)
+from tests.inprocess.test_telemetry import (  # noqa: F401 (telemetry: a fixture)
+    Telemetry,
+    tag_it,
+    telemetry,
+    upstream_sources,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -113,25 +118,6 @@ MAKERS = {
 }
 
 
-def handlers(tracer: Any) -> dict[str, Any]:
-    """A source that opens an ``upstream call`` span per chunk, as an HTTP client's or a
-    provider SDK's instrumentor would: async (run on the loop) and sync (a worker thread)."""
-
-    async def async_source(chat: Any) -> AsyncIterator[str]:
-        with tracer.start_as_current_span("upstream call"):
-            yield "one "
-        with tracer.start_as_current_span("upstream call"):
-            yield "two"
-
-    def sync_source(chat: Any) -> Iterator[str]:
-        with tracer.start_as_current_span("upstream call"):
-            yield "one "
-        with tracer.start_as_current_span("upstream call"):
-            yield "two"
-
-    return {"async": async_source, "sync": sync_source}
-
-
 def servers(recorded: Telemetry) -> list[ReadableSpan]:
     return [s for s in recorded.spans if s.kind is SpanKind.SERVER]
 
@@ -146,7 +132,7 @@ async def test_the_stream_span_is_a_child_of_the_instrumentor_server_span(
     telemetry: Telemetry,  # noqa: F811 (the fixture imported above)
     openai_options: dict[str, Any],
 ) -> None:
-    handler = handlers(telemetry.tracer_provider.get_tracer("upstream"))[source]
+    handler = upstream_sources(telemetry.tracer_provider.get_tracer("upstream"))[source]
     options = {**openai_options, "heartbeat": None, "configure": tag_it, "handler": handler}
     client = await MAKERS[name](telemetry, options)
     await client.start()
