@@ -35,7 +35,9 @@ from tests.servers import RunningServer, ServerSpec, start_server
 
 pytestmark = pytest.mark.timeout(180)
 
-STALLED = 50  # under gunicorn gthread's 64 threads: each stalled stream holds one
+#: The issue's count. Under gunicorn gthread each stalled stream holds a thread: the test
+#: gives the worker enough (``bounded_by_listener``).
+STALLED = 200
 #: Linux doubles SO_SNDBUF; the queue may overshoot by one segment's accounting.
 QUEUE_BOUND = 2 * SEND_BUFFER + 16 * 1024
 #: As fast as the fake streams: the queues fill within a second.
@@ -44,16 +46,20 @@ IDLE = "[count:1][delay:120]"
 
 
 def bounded_by_listener(spec: ServerSpec) -> ServerSpec:
-    """``spec`` on a listening socket with the send buffer cap, for uvicorn and hypercorn."""
+    """``spec`` on a listening socket with the send buffer cap, for uvicorn and hypercorn;
+    under gunicorn gthread, with a thread for each stalled stream and a few more."""
     argv = list(spec.argv)
+    if "--threads" in argv:
+        at = argv.index("--threads")
+        argv[at + 1] = str(STALLED + 16)
     if "uvicorn" in argv:
         at = argv.index("--port")
         argv[at : at + 2] = ["--fd", "3"]
     elif "hypercorn" in argv:
         at = argv.index("--bind")
         argv[at : at + 2] = ["--bind", "fd://3"]
-    else:
-        return spec  # gunicorn and aiohttp hand rais the socket: rais caps it itself
+    else:  # gunicorn and aiohttp hand rais the socket: rais caps it itself
+        return dataclasses.replace(spec, argv=tuple(argv))
     launcher = ["{py}", "-m", "tests.reliability.listen", str(SEND_BUFFER), "{port}"]
     return dataclasses.replace(spec, argv=(*launcher, *argv))
 
