@@ -4,12 +4,12 @@ The server runs (``python -m bench``) compare rais with the old code over loopba
 the kernel, the server and the load generator share two CPUs and a round varies by
 ±10-30%. This drives the same bench apps' ASGI or WSGI callable directly, with no server
 and no socket: 32 concurrent streams of a per-token source (``yield=1``, the event loop
-runs after each token) written to a ``send`` (or read from a WSGI iterable) that only
-counts frames. What is left is rais plus the framework, which is where the two codes
-differ. Each (app, code) pair runs in a child process (the old code's ``src`` first on
-``PYTHONPATH``, as the server bench's anchor does); children alternate new/old so that
-load on the machine hits both alike. aiohttp has no ASGI/WSGI callable to drive and is
-left to the server bench.
+runs after each token; ``--burst``: all ready at once) written to a ``send`` (or read from
+a WSGI iterable) that only counts frames. What is left is rais plus the framework, which
+is where the two codes differ. Each (app, code) pair runs in a child process (the old
+code's ``src`` first on ``PYTHONPATH``, as the server bench's anchor does); children
+alternate new/old so that load on the machine hits both alike. aiohttp has no ASGI/WSGI
+callable to drive and is left to the server bench.
 
 Printed: median µs of process CPU per event for RAIS v1 under the old and the new code,
 and the new code's AI SDK and AG-UI streams, with the ratios the issue sets targets on
@@ -49,8 +49,8 @@ APPS: dict[str, tuple[str, str, str]] = {
 PATHS = {"rais": "/api/chat", "ai-sdk": "/api/ai-sdk", "ag-ui": "/api/ag-ui"}
 
 
-def _body(protocol: str, tokens: int) -> bytes:
-    content = f"count={tokens};interval=0;stamp=0;yield=1"
+def _body(protocol: str, tokens: int, burst: bool) -> bytes:
+    content = f"count={tokens};interval=0;stamp=0;yield={int(not burst)}"
     return json.dumps(request_body(content, protocol)).encode()
 
 
@@ -135,11 +135,13 @@ def _wsgi_round(app: Any, path: str, body: bytes, streams: int) -> tuple[float, 
     return time.process_time() - started, frames
 
 
-def child(name: str, protocol: str, rounds: int, streams: int, tokens: int) -> list[float]:
+def child(
+    name: str, protocol: str, rounds: int, streams: int, tokens: int, burst: bool
+) -> list[float]:
     """µs of this process's CPU per frame, one value per round (the first is a warm-up)."""
     module, attribute, interface = APPS[name]
     app = getattr(importlib.import_module(module), attribute)
-    body, path = _body(protocol, tokens), PATHS[protocol]
+    body, path = _body(protocol, tokens, burst), PATHS[protocol]
     run: Callable[[], tuple[float, int]]
     if interface == "asgi":
         loop = asyncio.new_event_loop()
@@ -163,7 +165,7 @@ def _spawn(
         env["PYTHONPATH"] = pythonpath
     argv = [PY, "-m", "bench.inprocess", "--child", name, "--protocol", protocol]
     argv += ["--rounds", str(args.rounds), "--streams", str(args.streams)]
-    argv += ["--tokens", str(args.tokens)]
+    argv += ["--tokens", str(args.tokens)] + (["--burst"] if args.burst else [])
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{name} {protocol} failed:\n{done.stderr[-2000:]}")
@@ -178,16 +180,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--streams", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=1000)
+    parser.add_argument("--burst", action="store_true", help="tokens all ready at once")
     parser.add_argument("--repeat", type=int, default=2, help="children per (app, code)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--protocol", default="rais", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.protocol, args.rounds, args.streams, args.tokens)))
+        values = child(
+            args.child, args.protocol, args.rounds, args.streams, args.tokens, args.burst
+        )
+        print(json.dumps(values))
         return 0
     header = f"{'app':12s} {'RAIS old':>9s} {'RAIS new':>9s} {'new/old':>8s}"
     header += f" {'AI SDK':>8s} {'/RAIS':>6s} {'AG-UI':>8s} {'/RAIS':>6s}"
-    print(f"{args.streams} streams x {args.tokens} per-token events, median µs CPU/event")
+    shape = "burst" if args.burst else "per-token"
+    print(f"{args.streams} streams x {args.tokens} {shape} events, median µs CPU/event")
     print(header)
     with old_tree(args.anchor) as old:
         for name in args.apps.split(","):
