@@ -4,13 +4,18 @@ All sync requests share one background event loop thread. A request thread runs
 coroutines there and pulls stream frames one at a time, so tokens are written as
 they arrive (no buffering) and no event loop is created per request or per token.
 Closing the sync iterator (the WSGI server does so on disconnect) closes the async
-stream on the loop, which cancels the upstream call.
+stream on the loop, which cancels the upstream call. A response's stream runs in the
+context its response was made in (Python 3.11+), as under ASGI: a handler's context
+variables, and a span it made current, last from its first step to its last.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
+import sys
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine, Iterator
@@ -35,9 +40,45 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` on the shared loop and wait for its result in this thread."""
-    return asyncio.run_coroutine_threadsafe(coroutine, _shared_loop()).result()
+def run_sync(coroutine: Coroutine[Any, Any, T], *, context: contextvars.Context | None = None) -> T:
+    """Run ``coroutine`` on the shared loop and wait for its result in this thread (its
+    task in ``context``, where given and Python has ``create_task(context=)``)."""
+    return _submit(coroutine, context).result()
+
+
+def _submit(
+    coroutine: Coroutine[Any, Any, T], context: contextvars.Context | None
+) -> concurrent.futures.Future[T]:
+    """``run_coroutine_threadsafe``, in ``context`` itself rather than a copy of it."""
+    loop = _shared_loop()
+    if context is None or sys.version_info < (3, 11):
+        return asyncio.run_coroutine_threadsafe(coroutine, loop)
+    result: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def start() -> None:
+        if result.cancelled():
+            coroutine.close()
+            return
+        task = loop.create_task(coroutine, context=context)
+        task.add_done_callback(lambda _: _settle(task, result))
+        result.add_done_callback(
+            lambda _: loop.call_soon_threadsafe(task.cancel) if result.cancelled() else None
+        )
+
+    loop.call_soon_threadsafe(start)
+    return result
+
+
+def _settle(task: asyncio.Task[T], result: concurrent.futures.Future[T]) -> None:
+    if task.cancelled():
+        result.cancel()
+    if not result.set_running_or_notify_cancel():
+        return
+    exc = task.exception()
+    if exc is not None:
+        result.set_exception(exc)
+    else:
+        result.set_result(task.result())
 
 
 async def _next(iterator: AsyncIterator[T]) -> tuple[bool, T | None]:
@@ -122,7 +163,12 @@ async def _close(stream: AsyncIterable[bytes]) -> None:
             await aclose()
 
 
-def stream_sync(stream: AsyncIterable[bytes], *, ahead: int = 8) -> Iterator[bytes]:
+def stream_sync(
+    stream: AsyncIterable[bytes],
+    *,
+    ahead: int = 8,
+    context: contextvars.Context | None = None,
+) -> Iterator[bytes]:
     """Iterate an async byte stream from a sync thread, for a WSGI response body.
 
     Unlike :func:`iterate_sync`, the stream runs ahead by up to ``ahead`` chunks
@@ -130,11 +176,11 @@ def stream_sync(stream: AsyncIterable[bytes], *, ahead: int = 8) -> Iterator[byt
     there are written as one: the loop and the request thread signal each other only
     when one waits for the other, rather than twice per chunk. Closing it (the WSGI
     server does on disconnect) closes the stream before returning, which cancels the
-    upstream call.
+    upstream call. ``context``: the one its response was made in (see :func:`run_sync`).
     """
     loop = _shared_loop()
     relay = _Relay(ahead)
-    task = asyncio.run_coroutine_threadsafe(_relay(stream, relay), loop)
+    task = _submit(_relay(stream, relay), context)
     try:
         while True:
             with relay.lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import inspect
 import logging
@@ -19,6 +20,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Mapping,
@@ -63,7 +65,7 @@ from ._resumable import (
     start_generation,
     tail,
 )
-from ._sse import FIRST_EVENT_WAIT, hold_first_event, sse_reply
+from ._sse import FIRST_EVENT_WAIT, Pending, hold_first_event, sse_reply
 from ._tools import (
     DEFAULT_MAX_OUTPUT,
     DEFAULT_MAX_STEPS,
@@ -329,7 +331,7 @@ class ChatEndpoint:
                     )
                 except RequestError as exc:
                     return error_reply(exc)
-            return run_sync(
+            return _bridged(
                 self.chat_resume_reply(
                     method, chat_id, headers, request, None, configured=configured
                 )
@@ -358,7 +360,7 @@ class ChatEndpoint:
             except RequestError as exc:
                 return error_reply(exc)
             last_event_id = str(headers.get("last-event-id"))
-            return run_sync(
+            return _bridged(
                 self.resume_reply(last_event_id, bare, http_version=None, configured=configured)
             )
         try:
@@ -366,8 +368,8 @@ class ChatEndpoint:
         except RequestError as exc:
             return error_reply(exc)
         if overrides is _NOT_HERE:
-            return run_sync(self.stream_reply(chat, http_version=None))
-        return run_sync(
+            return _bridged(self.stream_reply(chat, http_version=None))
+        return _bridged(
             self.stream_reply(chat, http_version=None, overrides=overrides, configured=True)
         )
 
@@ -608,9 +610,11 @@ class ChatEndpoint:
             turn.finish("refused", "The stream store is unavailable.", 503)
             return _store_unavailable(exc)
         events = rais_events(source, secrets=(self.api_key,), turn=turn)
-        first, refused = await hold_first_event(events, turn, self.first_event_wait)
+        held, refused = await hold_first_event(events, turn, self.first_event_wait)
         if refused is not None:
             return refused
+        # The generation outlives this request: it goes on in a task of its own.
+        first = held.task() if isinstance(held, Pending) else held
         start_generation(
             store, stream_id, first, events, turn, self.resume_grace, self.on_finish_timeout
         )
@@ -843,6 +847,15 @@ def _unreadable_chunked(environ: Mapping[str, Any], headers: Headers) -> bool:
         return False
     encoding = str(headers.get("transfer-encoding") or "").lower()
     return "chunked" in encoding and not environ.get("wsgi.input_terminated")
+
+
+def _bridged(reply: Coroutine[Any, Any, Reply]) -> Reply:
+    """A WSGI view's reply, made on the bridge loop in a context its stream then runs in
+    too (:func:`~rais._bridge.run_sync`)."""
+    context = contextvars.copy_context()
+    made = run_sync(reply, context=context)
+    made.context = context
+    return made
 
 
 def _reading_stopper(environ: Mapping[str, Any] | None) -> Callable[[], None] | None:

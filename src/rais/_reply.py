@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import socket
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
@@ -40,6 +41,8 @@ class Reply:
     #: The client socket's send buffer (``SO_SNDBUF``, bytes) where the server hands rais
     #: the socket (aiohttp; gunicorn sets it for WSGI): see :func:`limit_send_buffer`.
     send_buffer: int | None = None
+    #: The context a WSGI response's stream runs in: the one the response was made in.
+    context: contextvars.Context | None = None
 
     @property
     def media_type(self) -> str:
@@ -48,7 +51,7 @@ class Reply:
     def sync_stream(self) -> Iterator[bytes]:
         """The stream for a WSGI response body, pulled through the shared bridge loop."""
         assert self.stream is not None
-        return stream_sync(self.stream)
+        return stream_sync(self.stream, context=self.context)
 
 
 async def send_frames(

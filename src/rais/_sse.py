@@ -26,7 +26,7 @@ import json
 import sys
 import types
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 from . import shutdown
 from ._chat import Outcome, Turn
@@ -40,6 +40,8 @@ __all__ = [
     "FIRST_EVENT_WAIT",
     "PING",
     "EventStream",
+    "First",
+    "Pending",
     "hold_first_event",
     "sse_headers",
     "sse_reply",
@@ -106,19 +108,63 @@ async def sse_reply(
     return Reply(200, codec.headers(http_version), stream=stream, send_buffer=send_buffer)
 
 
+class Pending(NamedTuple):
+    """A source's first step still waiting when the first-event hold ended: the writer
+    goes on with it (``step``: the ``__anext__()`` in progress, ``blocked``: what it
+    waits on, a future or :data:`_SOON`)."""
+
+    step: Any
+    blocked: Any
+
+    def task(self) -> asyncio.Future[Event]:
+        """The rest of the step in a task of its own (a resumable generation's)."""
+        return asyncio.ensure_future(_resume(self.step, _yielded(self.blocked)))
+
+
+#: The first event (a done future, or one that failed), or the step still waiting for it.
+First: TypeAlias = "asyncio.Future[Event] | Pending"
+
+
 async def hold_first_event(
     events: AsyncGenerator[Event, None], turn: Turn, wait: float = FIRST_EVENT_WAIT
-) -> tuple[asyncio.Future[Event], Reply | None]:
+) -> tuple[First, Reply | None]:
     """Wait up to ``wait`` seconds for the first event; an upstream that failed
     at once with an HTTP status is refused with that status (and ``events`` closed), or
-    502 where the provider refused the server's own key or settings."""
-    first = asyncio.ensure_future(events.__anext__())
+    502 where the provider refused the server's own key or settings.
+
+    The source is stepped here, in the request's task, as a Task would step it, and the
+    writer goes on with a step still waiting: the whole stream runs in one context, so a
+    context variable the handler sets, or a span it makes current across its first
+    ``yield``, is still there after it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(wait, 0.0)
+    step = events.__anext__()
+    blocked: Any = None
+    first: asyncio.Future[Event] | None = None
     try:
-        await asyncio.wait([first], timeout=max(wait, 0.0))
+        yielded, first = _step_on(step)
+        while first is None:
+            blocked = _SOON if yielded is None else yielded
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not (yielded is None or asyncio.isfuture(yielded)):
+                return Pending(step, blocked), None  # the writer goes on with it
+            try:
+                if yielded is None:
+                    await _pass_turn()
+                else:
+                    await asyncio.wait([yielded], timeout=remaining)
+                    if not yielded.done():
+                        return Pending(step, blocked), None
+            except asyncio.CancelledError as cancelled:
+                # Into the source, as a Task delivers it: a cancel scope of the source's own
+                # (httpx connecting) takes it and goes on; the client leaving ends it.
+                yielded, first = _step_on(step, blocked, cancelled)
+                continue
+            yielded, first = _step_on(step)
     except BaseException:  # the request itself was cancelled (client gone): stop upstream now
-        first.cancel()
         with contextlib.suppress(BaseException):
-            await asyncio.wait([first])
+            if first is None:
+                await _cancel_step(step, blocked)
             await events.aclose()
         turn.finish("disconnected")
         raise
@@ -184,6 +230,59 @@ def _resume(step: Any, yielded: Any) -> Generator[Any, None, Event]:
     return (yield from step)  # type: ignore[no-any-return]
 
 
+def _step_on(
+    step: Any, blocked: Any = None, cancelled: asyncio.CancelledError | None = None
+) -> tuple[Any, asyncio.Future[Event] | None]:
+    """Run a source's step on, as a Task would: what it waits on next, or (``None``, its
+    event or failure as a done future). With ``cancelled``, that cancellation is delivered
+    (into ``blocked``, the future it waits on, or thrown); raises it if the step does."""
+    try:
+        if cancelled is None:
+            return step.send(None), None
+        if blocked is not None and blocked is not _SOON and blocked.cancel():
+            return step.send(None), None  # the source sees its future cancelled
+        return step.throw(cancelled), None
+    except StopIteration as produced:
+        return None, _done(produced.value)
+    except asyncio.CancelledError:
+        if cancelled is not None:
+            raise  # the source did not take it as its own: the request was cancelled
+        ended: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        ended.cancel()  # the handler raised it itself: as a Task would end
+        return None, ended
+    except Exception as exc:
+        return None, _failed(exc)
+
+
+def _yielded(blocked: Any) -> Any:
+    """What a step that waits on ``blocked`` yielded to its task."""
+    return None if blocked is _SOON else blocked
+
+
+async def _cancel_step(step: Any, blocked: Any) -> None:
+    """End a source's pending step as a Task would: one cancellation delivered, then the
+    cleanup it awaits (the SDK closing its upstream response) run on this loop, bounded;
+    ``close()`` only if it does not end by then. Cut short, that cleanup would be left to
+    the garbage collector, after the loop is gone (at shutdown)."""
+    if step is None:
+        return
+    try:
+        with cancelling_by_hand():
+            if blocked is not None and blocked is not _SOON and blocked.cancel():
+                yielded = step.send(None)
+            else:
+                yielded = step.throw(asyncio.CancelledError())
+    except BaseException:
+        return  # the step ended: with the cancellation, an event, or its own error
+    ending = asyncio.ensure_future(_resume(step, yielded))
+    ending.add_done_callback(_retrieved)
+    try:  # a cancel of this task (the server's) still goes through
+        await asyncio.wait({ending}, timeout=_CLEANUP_WAIT)
+    finally:
+        if not ending.done():
+            ending.cancel()  # the cancellation goes into the step: it ends on its own
+
+
 def _retrieved(task: asyncio.Future[Any]) -> None:
     """A source's cleanup that failed has been logged by the pipeline already."""
     if not task.cancelled():
@@ -240,7 +339,7 @@ class EventStream:
 
     def __init__(
         self,
-        first: asyncio.Future[Event],
+        first: First,
         events: AsyncGenerator[Event, None],
         turn: Turn,
         *,
@@ -249,7 +348,7 @@ class EventStream:
         encoder: Encoder | None = None,
         on_finish_timeout: float | None = None,
     ) -> None:
-        self._first: asyncio.Future[Event] | None = first
+        self._first: asyncio.Future[Event] | None = None
         self._encoder = encoder  #: the protocol's framing (``None``: RAIS v1, framed here)
         self._events = events
         self._turn = turn
@@ -259,6 +358,10 @@ class EventStream:
         self._settle = on_finish_timeout
         self._step: Any = None  #: the source's ``__anext__`` in progress
         self._blocked: Any = None  #: what that step waits on (a future, or _SOON)
+        if isinstance(first, Pending):  # the writer goes on with the first step
+            self._step, self._blocked = first
+        else:
+            self._first = first
         self._wake: asyncio.Future[None] | None = None  #: the writer waits here
         self._stop: Event | None = None  #: set on shutdown: the last event to send
         self._timer: asyncio.TimerHandle | None = None
@@ -311,7 +414,7 @@ class EventStream:
                     if source is None:  # the task takes over the probe's waiting step
                         step, blocked = self._step, self._blocked
                         self._step = self._blocked = None
-                        source = _resume(step, None if blocked is _SOON else blocked)
+                        source = _resume(step, _yielded(blocked))
                     self._awaiting = True
                     try:
                         event = await source
@@ -588,7 +691,7 @@ class EventStream:
         This is what ``asyncio.Task`` does for a coroutine, done here so that waiting
         for the source and for a heartbeat need no second task.
         """
-        first = self._first  # the first step ran in the first-event hold's task
+        first = self._first  # the hold's first event, or one kept for this call
         if first is not None:
             if not first.done():
                 self._blocked = first
@@ -647,7 +750,7 @@ class EventStream:
         to its coroutine. The source may handle it and go on (an anyio cancel scope of its
         own, e.g. httpx connecting): then so does the writer. Raises if the source did not."""
         step, blocked = self._step, self._blocked
-        if step is None:  # waiting on the first-event task: nothing of the source is here
+        if step is None:  # waiting on a future of rais's own: nothing of the source is here
             raise cancelled
         self._blocked = None
         try:
@@ -719,29 +822,12 @@ class EventStream:
     # -- the end -------------------------------------------------------------------------
 
     async def _cancel_source(self) -> None:
-        """End the source's pending step as a Task would: one cancellation delivered, then
-        the cleanup it awaits (the SDK closing its upstream response) run on this loop,
-        bounded; ``close()`` only if it does not end by then. Cut short, that cleanup would
-        be left to the garbage collector, after the loop is gone (at shutdown)."""
+        """End the source's pending step (:func:`_cancel_step`)."""
         step, blocked = self._step, self._blocked
         if step is None:
             return
         self._step = self._blocked = None
-        try:
-            with cancelling_by_hand():
-                if blocked is not None and blocked is not _SOON and blocked.cancel():
-                    yielded = step.send(None)
-                else:
-                    yielded = step.throw(asyncio.CancelledError())
-        except BaseException:
-            return  # the step ended: with the cancellation, an event, or its own error
-        ending = asyncio.ensure_future(_resume(step, yielded))
-        ending.add_done_callback(_retrieved)
-        try:  # a cancel of this task (the server's) still goes through
-            await asyncio.wait({ending}, timeout=_CLEANUP_WAIT)
-        finally:
-            if not ending.done():
-                ending.cancel()  # the cancellation goes into the step: it ends on its own
+        await _cancel_step(step, blocked)
 
     async def _close_source(self) -> None:
         first = self._first
