@@ -84,7 +84,6 @@ async def through_rais(source: Any) -> Streamed:
     return Streamed(events, turn.usage)
 
 
-
 def assert_done(streamed: Streamed) -> None:
     assert streamed.types[-1] == "done", streamed.payloads
     assert streamed.types.count("done") == 1

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["iterate_sync", "run_sync", "stream_sync"]
+__all__ = ["iterate_sync", "run_sync", "stream_sync", "task_in"]
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ def _submit(
         if result.cancelled():
             coroutine.close()
             return
-        task = loop.create_task(coroutine, context=context)
+        task = task_in(coroutine, context)
         task.add_done_callback(lambda _: _settle(task, result))
         result.add_done_callback(
             lambda _: loop.call_soon_threadsafe(task.cancel) if result.cancelled() else None
@@ -67,6 +67,15 @@ def _submit(
 
     loop.call_soon_threadsafe(start)
     return result
+
+
+def task_in(coroutine: Coroutine[Any, Any, T], context: contextvars.Context) -> asyncio.Task[T]:
+    """A task on the running loop that runs in ``context`` itself (3.11+), so that what
+    one step sets or makes current is there in the next; on 3.10, in a copy of it."""
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 11):
+        return loop.create_task(coroutine, context=context)
+    return context.run(loop.create_task, coroutine)
 
 
 def _settle(task: asyncio.Task[T], result: concurrent.futures.Future[T]) -> None:

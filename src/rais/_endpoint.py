@@ -65,7 +65,7 @@ from ._resumable import (
     start_generation,
     tail,
 )
-from ._sse import FIRST_EVENT_WAIT, Pending, hold_first_event, sse_reply
+from ._sse import FIRST_EVENT_WAIT, hold_first_event_in_task, sse_reply
 from ._tools import (
     DEFAULT_MAX_OUTPUT,
     DEFAULT_MAX_STEPS,
@@ -610,13 +610,22 @@ class ChatEndpoint:
             turn.finish("refused", "The stream store is unavailable.", 503)
             return _store_unavailable(exc)
         events = rais_events(source, secrets=(self.api_key,), turn=turn)
-        held, refused = await hold_first_event(events, turn, self.first_event_wait)
+        # The generation outlives this request: it runs in tasks of its own, in one context.
+        context = contextvars.copy_context()
+        first, refused = await hold_first_event_in_task(
+            events, turn, self.first_event_wait, context
+        )
         if refused is not None:
             return refused
-        # The generation outlives this request: it goes on in a task of its own.
-        first = held.task() if isinstance(held, Pending) else held
         start_generation(
-            store, stream_id, first, events, turn, self.resume_grace, self.on_finish_timeout
+            store,
+            stream_id,
+            first,
+            events,
+            turn,
+            self.resume_grace,
+            self.on_finish_timeout,
+            context=context,
         )
         codec = CODECS[chat.protocol]
         stream = tail(store, stream_id, 0, self.heartbeat, encoder=codec.encoder(turn))

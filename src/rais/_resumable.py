@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
@@ -28,6 +29,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from . import shutdown
+from ._bridge import task_in
 from ._chat import Turn
 from ._codecs import Encoder, encode_frames
 from ._events import PING, Event, error_event, sse_frame
@@ -97,14 +99,16 @@ def start_generation(
     turn: Turn,
     grace: float | None = None,
     settle_timeout: float | None = None,
+    context: contextvars.Context | None = None,
 ) -> None:
     """Drive ``events`` into ``store`` in a task that outlives the client connection.
 
     ``turn`` is reported once, when generation ends (not per reader). With ``grace``,
     generation that no reader (on any worker) has followed for that long is stopped.
+    ``events`` are pulled in ``context``: the one the task of ``first`` ran in.
     """
     task = asyncio.get_running_loop().create_task(
-        _drive(store, stream_id, first, events, turn, grace, settle_timeout),
+        _drive(store, stream_id, first, events, turn, grace, settle_timeout, context),
         name=f"rais-resume-{stream_id}",
     )
     _generating.add(task)
@@ -119,6 +123,7 @@ async def _drive(
     turn: Turn,
     grace: float | None = None,
     settle_timeout: float | None = None,
+    context: contextvars.Context | None = None,
 ) -> None:
     """Pull events in one task, write them in batches in this one.
 
@@ -174,7 +179,7 @@ async def _drive(
                     pumping.cancel()
                     return
 
-    pumping = loop.create_task(pump())
+    pumping = task_in(pump(), context or contextvars.copy_context())
     watcher = loop.create_task(watch_readers(grace)) if grace else None
     pumping.add_done_callback(lambda _: ready.set())
     timer = loop.call_later(store.ttl, watch)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import sys
 import types
@@ -29,6 +30,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iter
 from typing import Any, NamedTuple, TypeAlias
 
 from . import shutdown
+from ._bridge import task_in
 from ._chat import Outcome, Turn
 from ._codecs import RAIS, Codec, Encoder, encode_frames
 from ._events import HEARTBEAT, PING, TERMINAL_TYPES, Event, sse_frame
@@ -43,6 +45,7 @@ __all__ = [
     "First",
     "Pending",
     "hold_first_event",
+    "hold_first_event_in_task",
     "sse_headers",
     "sse_reply",
 ]
@@ -116,10 +119,6 @@ class Pending(NamedTuple):
     step: Any
     blocked: Any
 
-    def task(self) -> asyncio.Future[Event]:
-        """The rest of the step in a task of its own (a resumable generation's)."""
-        return asyncio.ensure_future(_resume(self.step, _yielded(self.blocked)))
-
 
 #: The first event (a done future, or one that failed), or the step still waiting for it.
 First: TypeAlias = "asyncio.Future[Event] | Pending"
@@ -168,23 +167,57 @@ async def hold_first_event(
             await events.aclose()
         turn.finish("disconnected")
         raise
-    if first.done() and not first.cancelled() and first.exception() is None:
-        event = first.result()
-        failure = turn.failure
-        status = getattr(failure, "status", None)
-        if event.type == "error" and isinstance(status, int) and 400 <= status < 600:
+    return first, await _refusal(first, events, turn)
+
+
+async def hold_first_event_in_task(
+    events: AsyncGenerator[Event, None],
+    turn: Turn,
+    wait: float,
+    context: contextvars.Context,
+) -> tuple[asyncio.Future[Event], Reply | None]:
+    """:func:`hold_first_event` for a generation that outlives the request (resume): its
+    first step runs in a task of its own, in ``context``, where the rest of it runs too.
+    An anyio cancel scope the step enters (httpx reading) must exit in the task it was
+    entered in, so no step may begin in the request's task and end in another."""
+    first = task_in(_next_event(events), context)
+    try:
+        await asyncio.wait([first], timeout=max(wait, 0.0))
+    except BaseException:  # the request itself was cancelled (client gone): stop upstream now
+        first.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait([first])
             await events.aclose()
-            extra = []
-            retry = getattr(failure, "retry_after", None)
-            if retry:
-                extra.append(("Retry-After", str(retry)))
-            message = json.loads(event.data)["error"]
-            status = _BAD_GATEWAY if status in _THE_SERVERS_FAULT else status
-            turn.finish("refused", message, status)
-            return first, json_reply(
-                status, {"error": {"type": "upstream_error", "message": message}}, extra
-            )
-    return first, None
+        turn.finish("disconnected")
+        raise
+    return first, await _refusal(first, events, turn)
+
+
+async def _next_event(events: AsyncGenerator[Event, None]) -> Event:
+    return await events.__anext__()
+
+
+async def _refusal(
+    first: asyncio.Future[Event], events: AsyncGenerator[Event, None], turn: Turn
+) -> Reply | None:
+    """The HTTP error for a first event that says the upstream refused with a status
+    (``events`` closed, the turn finished), or ``None``."""
+    if not first.done() or first.cancelled() or first.exception() is not None:
+        return None
+    event = first.result()
+    failure = turn.failure
+    status = getattr(failure, "status", None)
+    if event.type != "error" or not isinstance(status, int) or not 400 <= status < 600:
+        return None
+    await events.aclose()
+    extra = []
+    retry = getattr(failure, "retry_after", None)
+    if retry:
+        extra.append(("Retry-After", str(retry)))
+    message = json.loads(event.data)["error"]
+    status = _BAD_GATEWAY if status in _THE_SERVERS_FAULT else status
+    turn.finish("refused", message, status)
+    return json_reply(status, {"error": {"type": "upstream_error", "message": message}}, extra)
 
 
 _PING_TEXT = PING.decode()

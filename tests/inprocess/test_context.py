@@ -2,7 +2,7 @@
 ``contextvars`` value set before the first chunk is there after it, and a token made
 before a ``yield`` resets after it (what OpenTelemetry's ``start_as_current_span`` does
 across a handler's ``yield``s), whether the first chunk came while the response was held
-for it (``first_event_wait``) or after."""
+for it (``first_event_wait``) or after, and in a resumable stream's generation too."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ WSGI = ("flask", "django-wsgi")
 CURRENT: contextvars.ContextVar[str] = contextvars.ContextVar("rais_test_current", default="-")
 
 
+@pytest.mark.parametrize("resume", [False, True], ids=["streamed", "resumable"])
 @pytest.mark.parametrize(
     ("first_delay", "wait"),
     [
@@ -36,11 +37,12 @@ async def test_a_handler_keeps_its_context_across_yields(
     client_class: type[Client],
     first_delay: float,
     wait: float,
+    resume: bool,
     request: pytest.FixtureRequest,
 ) -> None:
-    if client_class.name in WSGI and sys.version_info < (3, 11):
-        # The WSGI bridge runs a stream's tasks in its response's context with
-        # create_task(context=), new in 3.11: on 3.10 each task has a copy of it.
+    if (resume or client_class.name in WSGI) and sys.version_info < (3, 11):
+        # The WSGI bridge, and a resumable generation, run a stream's tasks in one context
+        # with create_task(context=), new in 3.11: on 3.10 each task has a copy of it.
         request.applymarker(pytest.mark.xfail(strict=True, reason="create_task(context=)"))
 
     async def handler(chat: Chat) -> AsyncIterator[str]:
@@ -52,8 +54,20 @@ async def test_a_handler_keeps_its_context_across_yields(
         CURRENT.reset(token)  # ValueError if this step ran in another context
         yield f"reset to {CURRENT.get()}"
 
-    client = await make_client(handler=handler, first_event_wait=wait)
+    client = await make_client(handler=handler, first_event_wait=wait, resume=resume)
     received = await client.post(json=ask("hi", user="ada"))
     assert received.status == 200, received.body
     assert received.types == ["text", "text", "text", "done"], received.body
     assert received.text == "hello ada reset to -"
+
+
+async def test_a_resumable_provider_stream_whose_first_token_comes_after_the_hold(
+    make_client: MakeClient,
+) -> None:
+    """The OpenAI SDK reads its response under an anyio cancel scope, which must exit in
+    the task it was entered in: a resumable generation's first step runs in its own task
+    from the start, not begun in the request's and finished in another (which failed)."""
+    client = await make_client(resume=True, first_event_wait=0.05)
+    received = await client.post(json=ask("[count:2][delay:0.3]"))
+    assert received.status == 200, received.body
+    assert received.types == ["text", "text", "done"], received.body
