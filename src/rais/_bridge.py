@@ -21,12 +21,38 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["iterate_sync", "run_sync", "stream_sync", "task_in"]
+__all__ = [
+    "iterate_sync",
+    "new_stream_context",
+    "run_sync",
+    "stream_context",
+    "stream_sync",
+    "task_in",
+]
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+
+#: Set in a WSGI response's context (:func:`new_stream_context`) to that context itself.
+_STREAM_CONTEXT: contextvars.ContextVar[contextvars.Context | None] = contextvars.ContextVar(
+    "rais_stream_context", default=None
+)
+
+
+def new_stream_context() -> contextvars.Context:
+    """A copy of this context for a WSGI response. Its reply is made in one task on the
+    shared loop and its stream relayed in another, both in this context (3.11+)."""
+    context = contextvars.copy_context()
+    context.run(_STREAM_CONTEXT.set, context)
+    return context
+
+
+def stream_context() -> contextvars.Context | None:
+    """The context a reply being made here will be streamed in, by another task: set on
+    the WSGI bridge, ``None`` where the writer goes on in the request's own task."""
+    return _STREAM_CONTEXT.get()
 
 
 def _shared_loop() -> asyncio.AbstractEventLoop:

@@ -31,7 +31,7 @@ from typing import Any, TypeAlias, TypedDict
 
 from . import _telemetry
 from . import _threads as threads
-from ._bridge import run_sync
+from ._bridge import new_stream_context, run_sync
 from ._chat import Chat, OnFinish, Turn, access_log, log_value
 from ._codecs import AI_SDK, CODECS, RAIS, ProtocolName, detect, protocol_codec
 from ._pipeline import Source, rais_events
@@ -861,7 +861,7 @@ def _unreadable_chunked(environ: Mapping[str, Any], headers: Headers) -> bool:
 def _bridged(reply: Coroutine[Any, Any, Reply]) -> Reply:
     """A WSGI view's reply, made on the bridge loop in a context its stream then runs in
     too (:func:`~rais._bridge.run_sync`)."""
-    context = contextvars.copy_context()
+    context = new_stream_context()
     made = run_sync(reply, context=context)
     made.context = context
     return made

@@ -30,7 +30,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iter
 from typing import Any, NamedTuple, TypeAlias
 
 from . import shutdown
-from ._bridge import task_in
+from ._bridge import stream_context, task_in
 from ._chat import Outcome, Turn
 from ._codecs import RAIS, Codec, Encoder, encode_frames
 from ._events import HEARTBEAT, PING, TERMINAL_TYPES, Event, sse_frame
@@ -134,7 +134,12 @@ async def hold_first_event(
     The source is stepped here, in the request's task, as a Task would step it, and the
     writer goes on with a step still waiting: the whole stream runs in one context, so a
     context variable the handler sets, or a span it makes current across its first
-    ``yield``, is still there after it."""
+    ``yield``, is still there after it. On the WSGI bridge the stream is relayed by
+    another task, so there the first step runs in a task of its own, in the context the
+    relay runs in (:func:`hold_first_event_in_task`)."""
+    context = stream_context()
+    if context is not None:
+        return await hold_first_event_in_task(events, turn, wait, context)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(wait, 0.0)
     step = events.__anext__()

@@ -61,13 +61,15 @@ async def test_a_handler_keeps_its_context_across_yields(
     assert received.text == "hello ada reset to -"
 
 
-async def test_a_resumable_provider_stream_whose_first_token_comes_after_the_hold(
-    make_client: MakeClient,
+@pytest.mark.parametrize("resume", [False, True], ids=["streamed", "resumable"])
+async def test_a_provider_stream_whose_first_token_comes_after_the_hold(
+    make_client: MakeClient, resume: bool
 ) -> None:
     """The OpenAI SDK reads its response under an anyio cancel scope, which must exit in
-    the task it was entered in: a resumable generation's first step runs in its own task
-    from the start, not begun in the request's and finished in another (which failed)."""
-    client = await make_client(resume=True, first_event_wait=0.05)
+    the task it was entered in: a step the hold leaves waiting goes on in the request's
+    task, and a resumable generation's first step runs in its own task from the start
+    (begun in the request's and finished in another, it failed)."""
+    client = await make_client(resume=resume, first_event_wait=0.05)
     received = await client.post(json=ask("[count:2][delay:0.3]"))
     assert received.status == 200, received.body
     assert received.types == ["text", "text", "done"], received.body
