@@ -75,10 +75,13 @@ def run_sync(coroutine: Coroutine[Any, Any, T], *, context: contextvars.Context 
 def _submit(
     coroutine: Coroutine[Any, Any, T], context: contextvars.Context | None
 ) -> concurrent.futures.Future[T]:
-    """``run_coroutine_threadsafe``, in ``context`` itself rather than a copy of it."""
+    """``run_coroutine_threadsafe``, in ``context`` itself rather than a copy of it (on
+    3.10, without ``create_task(context=)``, in a copy of ``context``)."""
     loop = _shared_loop()
-    if context is None or sys.version_info < (3, 11):
+    if context is None:
         return asyncio.run_coroutine_threadsafe(coroutine, loop)
+    if sys.version_info < (3, 11):
+        return context.run(asyncio.run_coroutine_threadsafe, coroutine, loop)
     result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def start() -> None:
@@ -101,7 +104,8 @@ def task_in(coroutine: Coroutine[Any, Any, T], context: contextvars.Context) -> 
     loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 11):
         return loop.create_task(coroutine, context=context)
-    return context.run(loop.create_task, coroutine)
+    # A copy of it, so that no two threads ever enter the one object (a RuntimeError).
+    return context.copy().run(loop.create_task, coroutine)
 
 
 def _settle(task: asyncio.Task[T], result: concurrent.futures.Future[T]) -> None:
